@@ -1,0 +1,42 @@
+/**
+ * Names shared by every process and by workflow code: task queue, workflow ids, search attributes, annotations.
+ * MAINTENANCE: the chart (charts/tote), docs/cli-reference.md and test/harness/temporal.ts repeat these strings.
+ */
+
+/** The Temporal task queue every tote worker polls. @default "tote" */
+export const TASK_QUEUE = 'tote';
+
+/** Custom search attributes tote sets on its workflows, with their Temporal types. */
+export const SEARCH_ATTRIBUTES = {
+  ImageDigest: 'Keyword',
+  TargetNode: 'Keyword',
+  PodNamespace: 'Keyword',
+  PodName: 'Keyword',
+  SalvagePhase: 'Keyword',
+} as const;
+
+/** Name of one of tote's search attributes. */
+export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
+
+/** Annotations and labels tote reads. Values other than "true"/"false" are rejected with a Warning event. */
+export const ANNOTATIONS = {
+  /** On a Namespace: the namespace allows tote to act at all. */
+  allow: 'tote.dev/allow',
+  /** On a Pod or one of its owners: salvage this workload automatically. */
+  autoSalvage: 'tote.dev/auto-salvage',
+  /** On a Namespace: overrides the mode (auto, approve, detect-only). */
+  mode: 'tote.dev/mode',
+} as const;
+
+/** Namespaces tote never acts in, whatever their annotations say. */
+export const DENIED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
+
+/** Workflow id of the salvage of `digest` onto `node`: one per (digest, node), so repeated starts join it. */
+export function salvageWorkflowId(digest: string, node: string): string {
+  return `salvage/${digest}/${node}`;
+}
+
+/** Workflow id of the cleanup of a corrupt image record on `node`. */
+export function cleanupWorkflowId(digest: string, node: string): string {
+  return `cleanup/${digest}/${node}`;
+}
