@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each installs what is missing itself.
+SHELL := /bin/bash
+export TOTE_TOOLS_CACHE ?= /var/cache/tote-tools
+JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
+
+.PHONY: demo test setup deps build check unit e2e clean
+
+## demo: set everything up, then run the local embedded sandbox
+demo: setup build
+	node bin/tote.js demo
+
+## test: set everything up, then run every check and the whole test suite
+test: setup build check unit e2e
+
+## setup: install the tools (containerd, registry, skopeo, etcd, kube-apiserver, helm, temporal) and npm packages
+setup: deps
+	bash hack/setup-tools.sh
+
+deps:
+	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+
+build: deps
+	npm run build
+
+## check: types, lint, formatting, and the workflow bundle (catches Node imports in workflow code)
+check: deps
+	npm run typecheck
+	npm run lint
+	node hack/check-workflow-bundle.mjs
+
+unit: deps
+	$(JEST) --selectProjects unit
+
+e2e: deps
+	$(JEST) --selectProjects e2e --runInBand
+
+clean:
+	[ -f dist/test/harness/run.js ] && node -e "import('./dist/test/harness/run.js').then(m => m.killLeftovers())" || true
+	rm -rf dist .tote-runs coverage
