@@ -110,6 +110,13 @@ test('given a deployment chain, an init container reports ImagePullBackOff with 
   expect(patched.status?.initContainerStatuses?.[0]?.state?.waiting?.reason).toBe('ImagePullBackOff');
   expect(patched.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe('PodInitializing');
   expect(patched.status?.conditions?.find((c) => c.type === 'Initialized')?.status).toBe('False');
+
+  // No kubelet confirms deletions: the harness's zero grace period is what lets a delete take effect.
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.deleteNamespacedPod({ namespace: 'chain', name: pod.metadata?.name ?? '' });
+  expect(
+    await statusOf(() => core.readNamespacedPod({ namespace: 'chain', name: pod.metadata?.name ?? '' })),
+  ).toBe(404);
 });
 
 test('given a ServiceAccount, RBAC refuses listing pods until a RoleBinding grants it', async () => {
