@@ -10,6 +10,8 @@ const common = {
 
 /** @type {import('jest').Config} */
 export default {
+  // Per-project testTimeout is ignored by Jest 30; e2e suites start real daemons.
+  testTimeout: 300000,
   projects: [
     {
       ...common,

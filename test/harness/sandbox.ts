@@ -1,0 +1,130 @@
+import { startContainerdNode, listImages, type ContainerdNode } from './containerd.js';
+import { startKube, type Kube } from './kube.js';
+import { registerNode, updateNodeImages, type NodeImage } from './pods.js';
+import { startRegistry, type Registry, type RegistryOptions } from './registry.js';
+import { Run } from './run.js';
+import { startTemporal, type Temporal } from './temporal.js';
+
+/** Options of {@link startSandbox}. */
+export interface SandboxOptions {
+  /** Run directory label (`.tote-runs/<label>-…`). @default "sandbox" */
+  label?: string;
+  /** Number of containerd nodes, named node-1 … node-N. @default 3 */
+  nodes?: number;
+  /** Serve the Temporal Web UI. @default false */
+  ui?: boolean;
+  /** Keep Temporal state in a sqlite file so {@link Temporal.restart} keeps workflows. @default false */
+  durableTemporal?: boolean;
+  /** Start an OCI registry with these options; `false` for none. @default {} (plain HTTP, no auth) */
+  registry?: RegistryOptions | false;
+}
+
+/** Everything tote talks to, on loopback: Temporal, kube-apiserver + etcd, containerd nodes, a registry. */
+export interface Sandbox {
+  run: Run;
+  temporal: Temporal;
+  kube: Kube;
+  nodes: ContainerdNode[];
+  registry?: Registry;
+  /** Wall time of {@link startSandbox}. */
+  startupMs: number;
+  /** The node called `name`; throws if there is none. */
+  node(name: string): ContainerdNode;
+  /** Refreshes `Node.status.images` of `name` from its containerd, as kubelet's status loop does. */
+  syncNodeImages(name: string): Promise<NodeImage[]>;
+  /** Where each component listens, for humans. */
+  describe(): string;
+  /** Stops every process; logs stay in the run directory. */
+  stop(): Promise<void>;
+}
+
+/** `Node.status.images` entries from a containerd's records: one per target digest, names grouped. */
+export async function nodeImagesOf(node: ContainerdNode): Promise<NodeImage[]> {
+  const byDigest = new Map<string, string[]>();
+  for (const rec of await listImages(node)) {
+    if (rec.name.startsWith('sha256:')) continue; // the CRI id record is not a name kubelet reports
+    const names = byDigest.get(rec.digest) ?? [];
+    names.push(rec.name);
+    byDigest.set(rec.digest, names);
+  }
+  return [...byDigest.values()].map((names) => ({
+    // kubelet lists RepoDigests first, then RepoTags.
+    names: [...names.filter((n) => n.includes('@')), ...names.filter((n) => !n.includes('@'))],
+    sizeBytes: 0,
+  }));
+}
+
+/**
+ * Starts the whole sandbox. Components start concurrently where they do not depend on each other; anything
+ * already started is stopped again if a later step fails, and the logs are printed.
+ */
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  const started = Date.now();
+  const run = Run.create(opts.label ?? 'sandbox');
+  try {
+    const nodeNames = Array.from({ length: opts.nodes ?? 3 }, (_, i) => `node-${i + 1}`);
+    const [temporal, kube, nodes, registry] = await Promise.all([
+      startTemporal(run, {
+        ui: opts.ui,
+        dbFile: opts.durableTemporal ? `${run.path('temporal')}/temporal.db` : undefined,
+      }),
+      startKube(run),
+      Promise.all(nodeNames.map((name) => startContainerdNode(run, { name }))),
+      opts.registry === false ? undefined : startRegistry(run, opts.registry ?? {}),
+    ]);
+    const kc = kube.kubeConfig();
+    await Promise.all(nodeNames.map((name) => registerNode(kc, { name, images: [] })));
+    return assemble({ run, temporal, kube, nodes, registry, started });
+  } catch (err) {
+    await run.stop();
+    process.stderr.write(`sandbox failed to start: ${String(err)}\n${run.tailLogs(30)}\n`);
+    throw err;
+  }
+}
+
+interface Parts {
+  run: Run;
+  temporal: Temporal;
+  kube: Kube;
+  nodes: ContainerdNode[];
+  registry: Registry | undefined;
+  started: number;
+}
+
+function assemble(p: Parts): Sandbox {
+  const node = (name: string): ContainerdNode => {
+    const n = p.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`sandbox has no node "${name}" (has ${p.nodes.map((x) => x.name).join(', ')})`);
+    return n;
+  };
+  return {
+    run: p.run,
+    temporal: p.temporal,
+    kube: p.kube,
+    nodes: p.nodes,
+    registry: p.registry,
+    startupMs: Date.now() - p.started,
+    node,
+    async syncNodeImages(name) {
+      const images = await nodeImagesOf(node(name));
+      await updateNodeImages(p.kube.kubeConfig(), { name, images });
+      return images;
+    },
+    describe: () => describeSandbox(p),
+    stop: () => p.run.stop(),
+  };
+}
+
+function describeSandbox(p: Parts): string {
+  const rows: [string, string][] = [
+    ['Temporal frontend', p.temporal.address],
+    ['Temporal Web UI', p.temporal.uiUrl ?? '(headless)'],
+    ['kube-apiserver', p.kube.server],
+    ['admin kubeconfig', p.kube.adminKubeconfigPath],
+    ...p.nodes.map((n): [string, string] => [`containerd ${n.name}`, `unix://${n.socket}`]),
+    ['OCI registry', p.registry?.url ?? '(none)'],
+    ['run directory (logs)', p.run.dir],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
+}
