@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { registerDemo } from './demo.js';
 
 /**
  * MAINTENANCE: every subcommand of DESIGN §2 registers here as it gets built (controller, worker, agent, doctor,
  * salvage, approve, reject, status, demo, scan); docs/cli-reference.md lists them.
  */
 export function registerCommands(program: Command): void {
-  void program;
+  registerDemo(program);
 }
