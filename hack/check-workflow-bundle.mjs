@@ -10,5 +10,8 @@ if (!existsSync(workflowsPath)) {
   process.exit(0);
 }
 const started = Date.now();
-const { code } = await bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } });
+const { code } = await bundleWorkflowCode({
+  workflowsPath,
+  logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
+});
 console.log(`check-workflow-bundle: ok (${(code.length / 1e6).toFixed(2)} MB in ${Date.now() - started} ms)`);
