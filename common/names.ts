@@ -28,6 +28,18 @@ export const ANNOTATIONS = {
   mode: 'tote.dev/mode',
 } as const;
 
+/** Prefix of every annotation tote owns; unknown keys under it are reported, not ignored silently. */
+export const ANNOTATION_PREFIX = 'tote.dev/';
+
+/**
+ * How tote acts on a detection: `auto` salvages at once, `approve` waits for an `approve` signal,
+ * `detect-only` only reports. Set per namespace with {@link ANNOTATIONS.mode}.
+ */
+export const SALVAGE_MODES = ['auto', 'approve', 'detect-only'] as const;
+
+/** One of {@link SALVAGE_MODES}. */
+export type SalvageMode = (typeof SALVAGE_MODES)[number];
+
 /** Namespaces tote never acts in, whatever their annotations say. */
 export const DENIED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
 
