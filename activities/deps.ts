@@ -1,0 +1,277 @@
+/**
+ * The interfaces the activities need, owned by their consumer (STYLE §6.3): adapters in infra/ and workers/
+ * implement them, tests pass fakes. Every call takes a `signal` so cancellation reaches the network.
+ */
+import type { PodRef, SalvageMode, WebhookEvent } from './types.js';
+
+/** Per-call options: the activity's cancellation signal. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** Where an agent answers. */
+export interface AgentEndpoint {
+  node: string;
+  /** `host:port`. */
+  address: string;
+}
+
+/** One image a node's containerd holds. */
+export interface AgentImage {
+  name: string;
+  digest: string;
+  sizeBytes: number;
+}
+
+/** What an agent knows about one digest in its containerd. */
+export interface ImageStatus {
+  present: boolean;
+  /** Every blob the manifest (or index, for this platform) references is in the content store. */
+  complete: boolean;
+  sizeBytes: number;
+}
+
+/** One blob of an export plan. */
+export interface BlobRef {
+  digest: string;
+  size: number;
+}
+
+/** The source's answer to PrepareExport: what the session will serve. */
+export interface ExportPlan {
+  mediaType: string;
+  blobs: BlobRef[];
+  totalBytes: number;
+  complete: boolean;
+}
+
+/** A progress report streamed by ImportFrom. */
+export interface ImportProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  blobsCommitted: number;
+  blobsTotal: number;
+  blobsSkipped: number;
+}
+
+/** The ImportFrom request sent to the target agent. */
+export interface ImportRequest {
+  session: string;
+  digest: string;
+  sources: AgentEndpoint[];
+  /** Image names (references) the target creates for the CRI plugin and kubelet. */
+  imageNames: string[];
+}
+
+/** The node agent, as the activities use it (DESIGN §4). */
+export interface AgentPort {
+  /** Lists the images in the node's containerd. */
+  listImages(agent: AgentEndpoint, opts?: CallOptions): Promise<AgentImage[]>;
+  /** Reports presence and completeness of a digest. */
+  hasImage(agent: AgentEndpoint, digest: string, opts?: CallOptions): Promise<ImageStatus>;
+  /** Registers a session on the source (token bound to digest, target node and TTL); returns the blob list. */
+  prepareExport(
+    agent: AgentEndpoint,
+    req: { session: string; digest: string; targetNode: string; ttlSeconds: number },
+    opts?: CallOptions,
+  ): Promise<ExportPlan>;
+  /** Asks the target to pull the image from the sources; calls `onProgress` for every streamed report. */
+  importFrom(
+    agent: AgentEndpoint,
+    req: ImportRequest,
+    onProgress: (p: ImportProgress) => void,
+    opts?: CallOptions,
+  ): Promise<ImportProgress>;
+  /** Removes one image record (never blobs other images share). */
+  removeImage(agent: AgentEndpoint, ref: string, opts?: CallOptions): Promise<{ removed: boolean }>;
+  /** Pushes the image from the node's containerd to a registry. */
+  pushImage(
+    agent: AgentEndpoint,
+    req: { digest: string; targetRef: string; credentials?: RegistryCredentials; insecure: boolean },
+    opts?: CallOptions,
+  ): Promise<{ bytesPushed: number }>;
+}
+
+/** Registry credentials read at push time; never logged (the logger redacts `credentials`). */
+export interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+
+/** A Node as the inventory needs it. */
+export interface NodeInfo {
+  name: string;
+  /** `Node.status.images[].names`, flattened. */
+  imageNames: string[];
+}
+
+/** An agent pod of the DaemonSet. */
+export interface AgentPod {
+  node: string;
+  podIP: string;
+  ready: boolean;
+}
+
+/** An owner reference as the opt-in check needs it. */
+export interface OwnerRef {
+  kind: string;
+  name: string;
+  controller?: boolean;
+}
+
+/** A Pod, a ReplicaSet or any owner: annotations and owners. */
+export interface ObjectMeta {
+  uid?: string;
+  annotations: Record<string, string>;
+  ownerReferences: OwnerRef[];
+}
+
+/** A Kubernetes event on a pod. */
+export interface PodEvent {
+  pod: PodRef;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  /** Short verb for events.k8s.io `action`. */
+  action: string;
+  message: string;
+}
+
+/** A SalvageRecord (tote.dev/v1alpha1) as written by tote. */
+export interface SalvageRecordObject {
+  namespace: string;
+  name: string;
+  spec: Record<string, string>;
+  status: Record<string, string | number>;
+  labels?: Record<string, string>;
+}
+
+/** A SalvageRecord as listed by the reaper. */
+export interface SalvageRecordSummary {
+  namespace: string;
+  name: string;
+  createdAt: string;
+}
+
+/** The Kubernetes API, as the activities use it. */
+export interface KubePort {
+  /** Lists Nodes with their reported images. */
+  listNodes(opts?: CallOptions): Promise<NodeInfo[]>;
+  /** Lists the agent DaemonSet's pods (namespace and selector are the adapter's configuration). */
+  listAgentPods(opts?: CallOptions): Promise<AgentPod[]>;
+  /** Annotations of a namespace; null when it does not exist. */
+  getNamespace(name: string, opts?: CallOptions): Promise<ObjectMeta | null>;
+  /** A pod's metadata; null when it does not exist. */
+  getPod(pod: PodRef, opts?: CallOptions): Promise<ObjectMeta | null>;
+  /** An owner's metadata (ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob); null when gone. */
+  getOwner(namespace: string, owner: OwnerRef, opts?: CallOptions): Promise<ObjectMeta | null>;
+  /** Records an event on a pod. */
+  createEvent(event: PodEvent, opts?: CallOptions): Promise<void>;
+  /** Creates a SalvageRecord with its status; returns false when one with that name already exists. */
+  createSalvageRecord(rec: SalvageRecordObject, opts?: CallOptions): Promise<boolean>;
+  /** Lists every SalvageRecord in every namespace. */
+  listSalvageRecords(opts?: CallOptions): Promise<SalvageRecordSummary[]>;
+  /** Deletes a SalvageRecord; false when it was already gone. */
+  deleteSalvageRecord(namespace: string, name: string, opts?: CallOptions): Promise<boolean>;
+  /** Deletes a pod, preconditioned on its uid when given; false when it was already gone. */
+  deletePod(pod: PodRef, opts?: CallOptions): Promise<boolean>;
+  /** The `.dockerconfigjson` of a Secret, decoded; null when missing. */
+  readDockerConfig(namespace: string, name: string, opts?: CallOptions): Promise<string | null>;
+}
+
+/** A JSON POST. */
+export interface HttpPost {
+  url: string;
+  body: unknown;
+  /** When set, the body is signed with HMAC-SHA256 in the `X-Tote-Signature` header. */
+  secret?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** Outbound HTTP, as the notify activity uses it. */
+export interface HttpPort {
+  /** Posts JSON; resolves with the status code, rejects on network errors and timeouts. */
+  postJson(req: HttpPost): Promise<{ status: number }>;
+}
+
+/** Registry v2 API, as tag resolution uses it. */
+export interface RegistryPort {
+  /** The manifest digest a tag points to, or null when the registry says it does not exist. */
+  resolveTag(ref: string, opts?: CallOptions): Promise<string | null>;
+}
+
+/** Time, injected so tests control it. */
+export interface Clock {
+  now(): Date;
+}
+
+/** Metrics the activities update (DESIGN §6). Implemented over prom-client in infra/metrics.ts. */
+export interface SalvageMetrics {
+  inc(name: CounterName, labels?: Record<string, string>): void;
+  observe(name: HistogramName, seconds: number): void;
+  addTransferBytes(bytes: number): void;
+}
+
+/** Counters of DESIGN §6. */
+export type CounterName =
+  | 'detected_failures'
+  | 'salvageable_images'
+  | 'not_actionable'
+  | 'salvage_attempts'
+  | 'salvage_successes'
+  | 'salvage_failures'
+  | 'push_attempts'
+  | 'push_successes'
+  | 'push_failures'
+  | 'corrupt_images'
+  | 'registry_resolve';
+
+/** Histograms of DESIGN §6. */
+export type HistogramName = 'salvage_duration' | 'push_duration' | 'registry_resolve_duration';
+
+/** How activities find agents: the DaemonSet's pods, or a template with `{node}`. */
+export type AgentDiscovery = { kind: 'pods'; port: number } | { kind: 'template'; template: string };
+
+/** The backup registry (`--backup-registry*`). */
+export interface BackupConfig {
+  /** Registry host and optional path prefix, e.g. `backup.example:5000/salvaged`. */
+  registry: string;
+  /** dockerconfigjson Secret (`namespace/name`), read at push time. */
+  secret?: { namespace: string; name: string };
+  insecure: boolean;
+}
+
+/** The webhook (`--webhook-*`). */
+export interface WebhookConfig {
+  url: string;
+  /** Event types to send; empty means all. */
+  events: WebhookEvent[];
+  secret?: string;
+  timeoutMs: number;
+}
+
+/** Worker configuration the activities read. */
+export interface ActivityConfig {
+  mode: SalvageMode;
+  maxImageSizeBytes: number;
+  approveTimeoutMs: number;
+  transferAttempts: number;
+  sessionTtlSeconds: number;
+  salvageRecordTtlSeconds: number;
+  agents: AgentDiscovery;
+  backup?: BackupConfig;
+  webhook?: WebhookConfig;
+  /** Whether tag resolution through the registry v2 API is allowed (`--registry-resolve`). */
+  registryResolve: boolean;
+}
+
+/** Everything `createActivities` needs. */
+export interface ActivityDeps {
+  kube: KubePort;
+  agent: AgentPort;
+  http: HttpPort;
+  registry?: RegistryPort;
+  clock: Clock;
+  metrics: SalvageMetrics;
+  config: ActivityConfig;
+}

@@ -1,0 +1,125 @@
+/**
+ * The one place where errors from Kubernetes, agents and HTTP become typed Temporal failures (STYLE §6.4).
+ * Non-retryable types stop retries at once; everything else is retried by the activity's retry policy.
+ */
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
+import type { FailureType } from './types.js';
+
+/** Failure types that retrying cannot fix. MAINTENANCE: the workflows list them in `nonRetryableErrorTypes`. */
+export const NON_RETRYABLE_TYPES: readonly FailureType[] = [
+  'ImageTooLarge',
+  'NoSourceNode',
+  'OptInWithdrawn',
+  'InvalidImageReference',
+];
+
+/** The image is bigger than `--max-image-size`. */
+export function imageTooLarge(sizeBytes: number, maxBytes: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'ImageTooLarge',
+    message: `image is ${sizeBytes} bytes, over the limit of ${maxBytes} bytes (--max-image-size)`,
+    nonRetryable: true,
+    details: [{ sizeBytes, maxBytes }],
+  });
+}
+
+/** No node holds a complete copy of the digest. */
+export function noSourceNode(digest: string, detail = ''): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'NoSourceNode',
+    message: `no node holds a complete copy of ${digest}${detail ? `: ${detail}` : ''}`,
+    nonRetryable: true,
+  });
+}
+
+/** The namespace or workload no longer opts in: tote must not act. */
+export function optInWithdrawn(reason: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'OptInWithdrawn', message: reason, nonRetryable: true });
+}
+
+/** A reference or digest that cannot be parsed. */
+export function invalidImageReference(ref: string, why: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'InvalidImageReference',
+    message: `invalid image reference "${ref}": ${why}`,
+    nonRetryable: true,
+  });
+}
+
+/** The node has no ready agent (yet): retryable, the DaemonSet may still be rolling out. */
+export function agentUnavailable(node: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'AgentUnavailable',
+    message: `no ready tote agent on node ${node}`,
+  });
+}
+
+/** gRPC status codes the agent uses (grpc-js `status`), named here to keep @grpc/* out of activities. */
+const GRPC = { CANCELLED: 1, INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, UNAUTHENTICATED: 16 };
+
+function asRecord(err: unknown): Record<string, unknown> {
+  return typeof err === 'object' && err !== null ? (err as Record<string, unknown>) : {};
+}
+
+/** True for an HTTP status error of @kubernetes/client-node (`ApiException`: numeric `code`, `body`). */
+function httpStatus(err: unknown): number | undefined {
+  const r = asRecord(err);
+  return typeof r.code === 'number' && r.code >= 100 && 'body' in r ? r.code : undefined;
+}
+
+/** The gRPC status code of a grpc-js `ServiceError` (numeric `code`, `details`, `metadata`). */
+function grpcCode(err: unknown): number | undefined {
+  const r = asRecord(err);
+  return typeof r.code === 'number' && r.code < 100 && 'details' in r ? r.code : undefined;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function fromHttp(code: number, what: string, err: unknown): ApplicationFailure {
+  // 4xx other than 408/409/429 means our request is wrong or forbidden: retrying it unchanged cannot succeed.
+  const permanent = code >= 400 && code < 500 && ![408, 409, 429].includes(code);
+  return ApplicationFailure.create({
+    type: `KubeHttp${code}`,
+    message: `${what}: Kubernetes API answered ${code}: ${messageOf(err)}`,
+    nonRetryable: permanent,
+    cause: err instanceof Error ? err : undefined,
+  });
+}
+
+function fromGrpc(code: number, what: string, err: unknown): ApplicationFailure {
+  const permanent = [GRPC.INVALID_ARGUMENT, GRPC.PERMISSION_DENIED, GRPC.UNAUTHENTICATED].includes(code);
+  return ApplicationFailure.create({
+    type: code === GRPC.INVALID_ARGUMENT ? 'InvalidImageReference' : `AgentGrpc${code}`,
+    message: `${what}: agent answered gRPC status ${code}: ${messageOf(err)}`,
+    nonRetryable: permanent,
+    cause: err instanceof Error ? err : undefined,
+  });
+}
+
+/**
+ * Maps any error thrown by a dependency to the failure Temporal records. Typed failures and cancellations pass
+ * through unchanged; unknown errors stay retryable and keep their cause.
+ */
+export function toFailure(err: unknown, what: string): Error {
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
+  const http = httpStatus(err);
+  if (http !== undefined) return fromHttp(http, what, err);
+  const grpc = grpcCode(err);
+  if (grpc !== undefined && grpc !== GRPC.CANCELLED) return fromGrpc(grpc, what, err);
+  return ApplicationFailure.create({
+    type: 'TransientError',
+    message: `${what}: ${messageOf(err)}`,
+    cause: err instanceof Error ? err : undefined,
+  });
+}
+
+/** Runs `fn`, mapping its errors with {@link toFailure}. */
+export async function mapFailures<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toFailure(err, what);
+  }
+}

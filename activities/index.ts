@@ -1,0 +1,49 @@
+/**
+ * `createActivities(deps)`: every activity of the worker, built from injected clients (STYLE §6.3). The worker
+ * registers the returned object; workflows see its type only (`import type`).
+ */
+import type { ActivityDeps } from './deps.js';
+import { createCleanupActivities } from './cleanup.js';
+import { createEventActivities } from './events.js';
+import { createInventoryActivities } from './inventory.js';
+import { createNotifyActivities } from './notify.js';
+import { createPodActivities } from './pods.js';
+import { createPolicyActivities } from './policy.js';
+import { createRecordActivities } from './records.js';
+import { createRegistryActivities } from './registry.js';
+import { createTransferActivities } from './transfer.js';
+
+/** The activities' interface, for `proxyActivities<ToteActivities>()` in workflows. */
+export type ToteActivities = ReturnType<typeof createPolicyActivities> &
+  ReturnType<typeof createEventActivities> &
+  ReturnType<typeof createInventoryActivities> &
+  ReturnType<typeof createTransferActivities> &
+  ReturnType<typeof createRecordActivities> &
+  ReturnType<typeof createPodActivities> &
+  ReturnType<typeof createRegistryActivities> &
+  ReturnType<typeof createNotifyActivities> &
+  ReturnType<typeof createCleanupActivities>;
+
+/** Builds all activities from their dependencies. */
+export function createActivities(deps: ActivityDeps): ToteActivities {
+  return {
+    ...createPolicyActivities(deps),
+    ...createEventActivities(deps),
+    ...createInventoryActivities(deps),
+    ...createTransferActivities(deps),
+    ...createRecordActivities(deps),
+    ...createPodActivities(deps),
+    ...createRegistryActivities(deps),
+    ...createNotifyActivities(deps),
+    ...createCleanupActivities(deps),
+  };
+}
+
+export type * from './types.js';
+export type { ActivityDeps } from './deps.js';
+export type { EmitEventInput } from './events.js';
+export type { LocateInput } from './inventory.js';
+export type { TransferInput } from './transfer.js';
+export type { RestartResult } from './pods.js';
+export type { PushInput } from './registry.js';
+export type { WebhookInput } from './notify.js';

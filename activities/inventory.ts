@@ -1,0 +1,124 @@
+/**
+ * Inventory: which nodes hold a digest. The agents' containerd is the truth (it can say whether every blob is
+ * there); `Node.status.images` is only a hint, because kubelet reports names, not completeness.
+ */
+import { cancellationSignal } from '@temporalio/activity';
+import type { ActivityDeps, AgentEndpoint, ImageStatus } from './deps.js';
+import { agentUnavailable, mapFailures } from './failures.js';
+import type { SourceCandidate, SourceInventory } from './types.js';
+
+/** Input of `locateSources`. */
+export interface LocateInput {
+  digest: string;
+  targetNode: string;
+}
+
+/** How long one HasImage may take before the agent counts as unreachable. */
+const HAS_IMAGE_TIMEOUT_MS = 10_000;
+
+/** Agents asked at once: enough to be quick on big clusters, few enough not to flood the worker. */
+const PARALLEL = 8;
+
+/** Finds every agent: the DaemonSet's ready pods, or one endpoint per node from the template. */
+export async function discoverAgents(deps: ActivityDeps, nodes: string[]): Promise<AgentEndpoint[]> {
+  const d = deps.config.agents;
+  if (d.kind === 'template') {
+    return nodes.map((node) => ({ node, address: d.template.replaceAll('{node}', node) }));
+  }
+  const pods = await deps.kube.listAgentPods({ signal: cancellationSignal() });
+  return pods
+    .filter((p) => p.ready && p.podIP)
+    .map((p) => ({ node: p.node, address: `${p.podIP}:${d.port}` }));
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; keeps the order of `items`. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
+
+/** Orders sources: hinted by kubelet first (more likely to be warm), then by node name for determinism. */
+export function orderSources(a: SourceCandidate, b: SourceCandidate): number {
+  if (a.hinted !== b.hinted) return a.hinted ? -1 : 1;
+  return a.node.localeCompare(b.node);
+}
+
+async function askAgent(
+  deps: ActivityDeps,
+  agent: AgentEndpoint,
+  digest: string,
+): Promise<ImageStatus | null> {
+  const signal = AbortSignal.any([cancellationSignal(), AbortSignal.timeout(HAS_IMAGE_TIMEOUT_MS)]);
+  try {
+    return await deps.agent.hasImage(agent, digest, { signal });
+  } catch {
+    // An unreachable agent is not a failure of the inventory: the node is just not a usable source.
+    return null;
+  }
+}
+
+/** Builds the inventory activity. */
+export function createInventoryActivities(deps: ActivityDeps): {
+  locateSources(input: LocateInput): Promise<SourceInventory>;
+} {
+  return {
+    /** Asks every agent about the digest and combines the answers with Node.status.images. */
+    async locateSources(input: LocateInput): Promise<SourceInventory> {
+      const nodes = await mapFailures('list nodes', () =>
+        deps.kube.listNodes({ signal: cancellationSignal() }),
+      );
+      const hinted = new Set(
+        nodes
+          .filter((n) => n.imageNames.some((name) => name.endsWith(`@${input.digest}`)))
+          .map((n) => n.name),
+      );
+      const agents = await mapFailures('discover agents', () =>
+        discoverAgents(
+          deps,
+          nodes.map((n) => n.name),
+        ),
+      );
+      const answers = await mapLimit(agents, PARALLEL, (a) => askAgent(deps, a, input.digest));
+      const inv: SourceInventory = { sources: [], skipped: [], targetHasImage: false };
+      const seen = new Set<string>();
+      agents.forEach((agent, i) => {
+        const st = answers[i];
+        if (agent.node === input.targetNode) {
+          inv.targetEndpoint = agent.address;
+          inv.targetHasImage = st?.complete === true;
+          return;
+        }
+        if (st) seen.add(agent.node);
+        if (!st?.present) return;
+        const c = {
+          node: agent.node,
+          endpoint: agent.address,
+          complete: st.complete,
+          sizeBytes: st.sizeBytes,
+        };
+        (st.complete ? inv.sources : inv.skipped).push({ ...c, hinted: hinted.has(agent.node) });
+      });
+      for (const node of [...hinted].filter((n) => n !== input.targetNode && !seen.has(n)).sort()) {
+        inv.skipped.push({ node, complete: false, sizeBytes: 0, hinted: true });
+      }
+      inv.sources.sort(orderSources);
+      return inv;
+    },
+  };
+}
+
+/** The agent of one node; throws a retryable failure when it is not (yet) running there. */
+export async function findAgent(deps: ActivityDeps, node: string): Promise<AgentEndpoint> {
+  const agents = await mapFailures('discover agents', () => discoverAgents(deps, [node]));
+  const agent = agents.find((a) => a.node === node);
+  if (!agent) throw agentUnavailable(node);
+  return agent;
+}

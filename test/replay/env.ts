@@ -1,0 +1,61 @@
+/**
+ * Shared Temporal test plumbing for the workflow tests and the replay test: a local dev server from the sandbox's
+ * own `temporal` binary (never a download), with tote's search attributes registered, and one workflow bundle.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils.js';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
+import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes.js';
+import { toolPath } from '../harness/tools.js';
+
+/** `workflows/index.ts`: the worker's workflowsPath. */
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+/** Where recorded histories live. */
+export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.url));
+
+let runtimeInstalled = false;
+
+/** Keeps SDK logs at WARN so test output stays readable (STYLE §6.6). */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by another module in this Jest worker.
+  }
+}
+
+/** Starts a dev server (`temporal server start-dev`) with tote's search attributes. */
+export async function startTestEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: toolPath('temporal') },
+      searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
+    },
+  });
+}
+
+/** Bundles the workflows once per test file (about a second); pass as `workflowBundle`. */
+export async function bundleWorkflows(): Promise<WorkflowBundle> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    logger: new DefaultLogger('WARN'),
+  });
+  return { code };
+}
+
+/**
+ * Writes a history under test/replay/histories when TOTE_RECORD_HISTORIES=1 (run the workflow tests with it after
+ * a workflow changes shape, then commit the files: the replay test guards them).
+ */
+export function maybeRecordHistory(name: string, history: History | undefined): void {
+  if (process.env.TOTE_RECORD_HISTORIES !== '1' || !history) return;
+  mkdirSync(HISTORIES_DIR, { recursive: true });
+  writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), historyToJSON(history));
+}

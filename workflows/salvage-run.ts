@@ -1,0 +1,129 @@
+/**
+ * The state of one salvage run and the reporting it does: phase (query and search attribute), events, webhooks.
+ * Events and webhooks are best effort: a broken receiver or a throttled apiserver never fails a salvage.
+ */
+import {
+  ApplicationFailure,
+  log,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { EventReason, TransferProgress, WebhookEvent } from '../activities/types.js';
+import type { CounterName } from '../activities/deps.js';
+import { acts } from './acts.js';
+import { KUBE, WEBHOOK } from './activity-options.js';
+import { SA } from './search-attributes.js';
+import type { SalvageInput, SalvagePhase, SalvageProgress } from './types.js';
+
+/** Options of {@link SalvageRun.event}. */
+export interface EventOptions {
+  durationSeconds?: number;
+  extraCounters?: CounterName[];
+}
+
+/** One salvage: its input, its progress and its reporting helpers. */
+export class SalvageRun {
+  readonly workflowId = workflowInfo().workflowId;
+  readonly progress: SalvageProgress = {
+    phase: 'Detecting',
+    bytesDone: 0,
+    bytesTotal: 0,
+    blobsCommitted: 0,
+    blobsTotal: 0,
+    attempts: 0,
+    sourcesTried: [],
+    holders: [],
+  };
+
+  constructor(readonly input: SalvageInput) {}
+
+  /** Moves to `phase`: visible to the `progress` query, the `SalvagePhase` search attribute and the Web UI. */
+  setPhase(phase: SalvagePhase): void {
+    this.progress.phase = phase;
+    upsertSearchAttributes([{ key: SA.SalvagePhase, value: phase }]);
+    setCurrentDetails(`**${phase}**${this.progress.source ? ` from ${this.progress.source}` : ''}`);
+  }
+
+  /** Takes live transfer progress pushed by the transfer activity (ignored once that source is left behind). */
+  onTransferProgress(p: TransferProgress): void {
+    if (this.progress.phase !== 'Transferring' || p.source !== this.progress.source) return;
+    Object.assign(this.progress, {
+      bytesDone: p.bytesDone,
+      bytesTotal: p.bytesTotal,
+      blobsCommitted: p.blobsCommitted,
+      blobsTotal: p.blobsTotal,
+    });
+  }
+
+  /** A short name of the image for messages. */
+  get image(): string {
+    return `${this.input.imageRef} (${this.input.digest})`;
+  }
+
+  /** Emits an event on the pod; failures are logged, not raised. */
+  async event(
+    type: 'Normal' | 'Warning',
+    reason: EventReason,
+    message: string,
+    opts: EventOptions = {},
+  ): Promise<void> {
+    try {
+      await acts(KUBE, `${reason} event on ${this.input.pod.name}`).emitEvent({
+        pod: this.input.pod,
+        type,
+        reason,
+        message,
+        workflowId: this.workflowId,
+        ...opts,
+      });
+    } catch (err) {
+      log.warn('event not recorded', { reason, error: String(err) });
+    }
+  }
+
+  /** Sends a webhook; failures are logged, not raised. */
+  async webhook(event: WebhookEvent, data: Record<string, unknown> = {}): Promise<void> {
+    try {
+      await acts(WEBHOOK, `Webhook ${event}`).sendWebhook({
+        event,
+        workflowId: this.workflowId,
+        data: {
+          pod: `${this.input.pod.namespace}/${this.input.pod.name}`,
+          image: this.input.imageRef,
+          digest: this.input.digest,
+          node: this.input.node,
+          ...data,
+        },
+      });
+    } catch (err) {
+      log.warn('webhook not delivered', { event, error: String(err) });
+    }
+  }
+
+  /** Reports the failure (event, webhook) and fails the workflow with a typed, non-retryable failure. */
+  async fail(type: string, message: string): Promise<never> {
+    await this.reportFailure(type, message);
+    throw ApplicationFailure.nonRetryable(message, type);
+  }
+
+  /** Phase `Failed`, a Warning event and a `salvage_failed` webhook. */
+  async reportFailure(type: string, message: string): Promise<void> {
+    this.progress.error = message;
+    this.setPhase('Failed');
+    await Promise.all([
+      this.event(
+        'Warning',
+        'ImageSalvageFailed',
+        `Salvage of ${this.image} onto node ${this.input.node} failed: ${message}`,
+      ),
+      this.webhook('salvage_failed', { error: message, type }),
+    ]);
+  }
+
+  /** Ends the run in a terminal phase that is not a failure. */
+  finish(phase: SalvagePhase): SalvageProgress {
+    this.setPhase(phase);
+    return this.progress;
+  }
+}
