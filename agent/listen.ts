@@ -1,0 +1,50 @@
+import { Server, type ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { AgentService, type AgentServer } from '../proto/gen/tote/v1/agent.js';
+
+/** A running gRPC server. */
+export interface Listening {
+  server: Server;
+  /** The bound port (useful with port 0). */
+  port: number;
+  /** Stops accepting calls, waits up to `graceMs` for running ones, then cancels them. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Options of {@link listenAgent}. */
+export interface ListenOptions {
+  service: AgentServer;
+  host: string;
+  port: number;
+  credentials: ServerCredentials;
+}
+
+/** Binds a gRPC server (the agent service, or any service via {@link listen}) and starts it. */
+export async function listen(
+  opts: Omit<ListenOptions, 'service'>,
+  add: (server: Server) => void,
+): Promise<Listening> {
+  const server = new Server({
+    'grpc.max_receive_message_length': 16 << 20,
+    // Clients ping every 30 s (infra/agent-client.ts); allow it, also between calls.
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  add(server);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${opts.host}:${opts.port}`, opts.credentials, (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  const stop = async (graceMs = 5000): Promise<void> => {
+    const timer = setTimeout(() => server.forceShutdown(), graceMs);
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    clearTimeout(timer);
+  };
+  return { server, port, stop };
+}
+
+/** Binds and starts the tote.v1 Agent service. */
+export function listenAgent(opts: ListenOptions): Promise<Listening> {
+  return listen(opts, (s) =>
+    s.addService(AgentService, opts.service as unknown as UntypedServiceImplementation),
+  );
+}
