@@ -6,6 +6,9 @@ const common = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': tsJest },
   testEnvironment: 'node',
+  // Run directories hold live sockets and large fixture images: never crawl them.
+  modulePathIgnorePatterns: ['<rootDir>/.tote-runs/', '<rootDir>/dist/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.tote-runs/', '<rootDir>/dist/'],
 };
 
 /** @type {import('jest').Config} */
@@ -16,11 +19,22 @@ export default {
     {
       ...common,
       displayName: 'unit',
+      roots: [
+        '<rootDir>/common',
+        '<rootDir>/infra',
+        '<rootDir>/agent',
+        '<rootDir>/workflows',
+        '<rootDir>/activities',
+        '<rootDir>/controller',
+        '<rootDir>/workers',
+        '<rootDir>/cli',
+      ],
       testMatch: ['<rootDir>/{common,infra,agent,workflows,activities,controller,workers,cli}/**/*.test.ts'],
     },
     {
       ...common,
       displayName: 'e2e',
+      roots: ['<rootDir>/test'],
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testTimeout: 300000,
     },

@@ -125,11 +125,18 @@ export class Run {
       .join('\n');
   }
 
-  /** Stops every process (newest first). Safe to call twice. */
+  /**
+   * Stops every process (newest first), then deletes everything in the run directory but the logs (fixture
+   * images and containerd roots are large), unless TOTE_KEEP_RUNS=1. Safe to call twice.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const m of [...this.managed].reverse()) await m.stop();
     this.managed.length = 0;
+    if (process.env.TOTE_KEEP_RUNS === '1' || !existsSync(this.dir)) return;
+    for (const entry of readdirSync(this.dir)) {
+      if (entry !== 'logs') rmSync(path.join(this.dir, entry), { recursive: true, force: true });
+    }
   }
 
   /** Deletes the run directory (after {@link stop}). Logs are kept unless this is called. */
