@@ -1,0 +1,78 @@
+/**
+ * Kubernetes events the controller writes itself: bad `tote.dev/*` annotations and images it cannot act on
+ * (an unparseable reference, or a tag no step of the resolution chain could resolve). Everything after a
+ * workflow has started is reported by the workflow's activities instead.
+ */
+import { EventsV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node';
+
+/** The pod an event is about. */
+export interface EventPod {
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/** One event to record. */
+export interface ControllerEvent {
+  pod: EventPod;
+  type: 'Normal' | 'Warning';
+  /** e.g. `ImageNotActionable`, `InvalidAnnotation`. */
+  reason: string;
+  /** Short verb for events.k8s.io `action`. */
+  action: string;
+  /** The message; trimmed to the API's 1 KiB limit. */
+  note: string;
+}
+
+/** Writes events; implemented over events.k8s.io/v1, faked in tests. */
+export interface EventRecorder {
+  /** Records one event; rejects on API errors (the caller logs them, nothing retries). */
+  record(e: ControllerEvent): Promise<void>;
+}
+
+/**
+ * The sentence every image Warning carries (DESIGN §6).
+ * MAINTENANCE: the same text as activities/events.ts TECHNICAL_DEBT (the controller may not import activities/).
+ */
+export const TECHNICAL_DEBT =
+  'This is technical debt: rebuild the image and push it to a registry the cluster can pull from.';
+
+/** Name of the component in `reportingController`. */
+export const REPORTING_CONTROLLER = 'tote.dev/controller';
+
+const MAX_NOTE = 1024;
+
+/** Trims a note to the events.k8s.io limit. */
+export function trimNote(note: string): string {
+  return note.length > MAX_NOTE ? `${note.slice(0, MAX_NOTE - 1)}…` : note;
+}
+
+/** Records events through events.k8s.io/v1 as `tote.dev/controller` from `instance` (the pod name). */
+export function kubeEventRecorder(kc: KubeConfig, instance: string): EventRecorder {
+  const api = kc.makeApiClient(EventsV1Api);
+  return {
+    async record(e: ControllerEvent): Promise<void> {
+      await api.createNamespacedEvent({
+        namespace: e.pod.namespace,
+        body: {
+          metadata: { generateName: `${e.pod.name}.`, namespace: e.pod.namespace },
+          // The apiserver insists on microsecond precision here (facts temporal-k8s.md §4.6).
+          eventTime: new V1MicroTime(),
+          type: e.type,
+          reason: e.reason,
+          action: e.action,
+          note: trimNote(e.note),
+          reportingController: REPORTING_CONTROLLER,
+          reportingInstance: instance.slice(0, 128),
+          regarding: {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            namespace: e.pod.namespace,
+            name: e.pod.name,
+            uid: e.pod.uid,
+          },
+        },
+      });
+    },
+  };
+}
