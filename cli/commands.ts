@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAgent } from './agent.js';
 import { registerDemo } from './demo.js';
 
 /**
@@ -7,4 +8,5 @@ import { registerDemo } from './demo.js';
  */
 export function registerCommands(program: Command): void {
   registerDemo(program);
+  registerAgent(program);
 }

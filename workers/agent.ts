@@ -1,0 +1,131 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ContainerdStore } from '../agent/containerd-store.js';
+import { startHealthServer } from '../agent/health.js';
+import { listen } from '../agent/listen.js';
+import { createAgentMetrics } from '../agent/metrics.js';
+import type { PeerDialer } from '../agent/peer.js';
+import { createAgentService } from '../agent/server.js';
+import { AgentClient } from '../infra/agent-client.js';
+import { createLogger, type Logger } from '../infra/logger.js';
+import { certificateCN, ReloadingServerCredentials } from '../infra/tls.js';
+import { AgentService } from '../proto/gen/tote/v1/agent.js';
+import type { AgentConfig } from './agent-config.js';
+
+export {
+  parseAgentConfig,
+  ConfigError,
+  FLAGS,
+  type AgentConfig,
+  type RawAgentFlags,
+} from './agent-config.js';
+
+/** A running agent process: its bound ports and a clean stop. */
+export interface RunningAgent {
+  grpcPort: number;
+  healthPort: number;
+  metricsPort: number;
+  stop(): Promise<void>;
+}
+
+// How often rotated certificate files are picked up.
+const CERT_POLL_MS = 10_000;
+
+async function serveMetrics(registry: Registry, host: string, port: number): Promise<HttpServer> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  server.listen(port, host);
+  await once(server, 'listening');
+  return server;
+}
+
+function security(
+  cfg: AgentConfig,
+  log: Logger,
+): { creds: ServerCredentials; dial: PeerDialer; identity?: string; stop: () => void } {
+  const files = cfg.tls;
+  if (!files) {
+    log.warn('running WITHOUT TLS (--insecure-dev): any local process can call this agent; development only');
+    return {
+      creds: ServerCredentials.createInsecure(),
+      dial: (s) => new AgentClient({ address: s.address, insecure: true }),
+      stop: () => undefined,
+    };
+  }
+  const creds = new ReloadingServerCredentials(files);
+  const stop = creds.watch(CERT_POLL_MS, (ok) =>
+    ok
+      ? log.info('TLS certificates reloaded')
+      : log.error('TLS certificate reload failed; keeping the previous ones'),
+  );
+  // Clients read the files when created (one per import), so peers also see rotated certificates.
+  return {
+    creds,
+    dial: (s) => new AgentClient({ address: s.address, tls: files }),
+    identity: certificateCN(files.cert),
+    stop,
+  };
+}
+
+/** Composition root of `tote agent`: containerd store, agent service, health and metrics servers. */
+export async function startAgent(
+  cfg: AgentConfig,
+  log: Logger = createLogger({ component: 'agent', json: cfg.jsonLog }),
+): Promise<RunningAgent> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const store = new ContainerdStore({ socket: cfg.containerdSocket, namespace: cfg.containerdNamespace });
+  if (!existsSync(cfg.containerdSocket))
+    log.warn(
+      { socket: cfg.containerdSocket },
+      'containerd socket not found (yet); calls fail with UNAVAILABLE until it appears',
+    );
+  const sec = security(cfg, log);
+  const service = createAgentService({
+    store,
+    dial: sec.dial,
+    node: cfg.nodeName,
+    maxImageSize: cfg.maxImageSize,
+    chunkSize: cfg.chunkSize,
+    maxConcurrentExports: cfg.maxConcurrentExports,
+    ownIdentity: sec.identity,
+    metrics: createAgentMetrics(registry),
+    log,
+  });
+  const ready = (): Promise<boolean> =>
+    store.info(`sha256:${'0'.repeat(64)}`).then(
+      () => true,
+      () => false,
+    );
+  const health = await startHealthServer({ host: cfg.bindAddress, port: cfg.healthPort, ready });
+  const grpc = await listen({ host: cfg.bindAddress, port: cfg.grpcPort, credentials: sec.creds }, (s) => {
+    s.addService(AgentService, service as unknown as UntypedServiceImplementation);
+    health.health.addToServer(s);
+  });
+  const metrics = await serveMetrics(registry, cfg.metrics.host || cfg.bindAddress, cfg.metrics.port);
+  log.info(
+    { node: cfg.nodeName, grpcPort: grpc.port, healthPort: health.port, mtls: Boolean(cfg.tls) },
+    'agent started',
+  );
+  return {
+    grpcPort: grpc.port,
+    healthPort: health.port,
+    metricsPort: cfg.metrics.port,
+    stop: async () => {
+      await grpc.stop();
+      await health.stop();
+      await new Promise<void>((resolve) => metrics.close(() => resolve()));
+      sec.stop();
+      store.close();
+      log.info('agent stopped');
+    },
+  };
+}
