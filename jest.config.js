@@ -1,6 +1,6 @@
 // Jest runs in native ESM mode (node --experimental-vm-modules): @kubernetes/client-node is ESM-only.
 // See docs/adr/0001-esm-and-jest.md. ts-jest only transpiles (isolatedModules); `npm run typecheck` checks types.
-const tsJest = ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }];
+const tsJest = ['ts-jest', { useESM: true, diagnostics: false }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

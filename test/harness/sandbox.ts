@@ -38,6 +38,14 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+/**
+ * The address of simulated node `n` (1-based): its own loopback address, so every node's agent can listen on the
+ * same port, as a hostNetwork DaemonSet does, and `{nodeIP}:{port}` finds it.
+ */
+export function nodeIP(n: number): string {
+  return `127.0.0.${10 + n}`;
+}
+
 /** `Node.status.images` entries from a containerd's records: one per target digest, names grouped. */
 export async function nodeImagesOf(node: ContainerdNode): Promise<NodeImage[]> {
   const byDigest = new Map<string, string[]>();
@@ -73,7 +81,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       opts.registry === false ? undefined : startRegistry(run, opts.registry ?? {}),
     ]);
     const kc = kube.kubeConfig();
-    await Promise.all(nodeNames.map((name) => registerNode(kc, { name, images: [] })));
+    await Promise.all(
+      nodeNames.map((name, i) => registerNode(kc, { name, images: [], internalIP: nodeIP(i + 1) })),
+    );
     return assemble({ run, temporal, kube, nodes, registry, started });
   } catch (err) {
     await run.stop();
