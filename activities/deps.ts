@@ -82,6 +82,11 @@ export interface AgentPort {
     onProgress: (p: ImportProgress) => void,
     opts?: CallOptions,
   ): Promise<ImportProgress>;
+  /**
+   * The digest the node's containerd holds for a `name:tag` record, or null when it has none. Optional: without
+   * it, the `resolveImage` workflow skips the agents step.
+   */
+  resolveTag?(agent: AgentEndpoint, ref: string, opts?: CallOptions): Promise<string | null>;
   /** Removes one image record (never blobs other images share). */
   removeImage(agent: AgentEndpoint, ref: string, opts?: CallOptions): Promise<{ removed: boolean }>;
   /** Pushes the image from the node's containerd to a registry. */

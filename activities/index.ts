@@ -11,6 +11,7 @@ import { createPodActivities } from './pods.js';
 import { createPolicyActivities } from './policy.js';
 import { createRecordActivities } from './records.js';
 import { createRegistryActivities } from './registry.js';
+import { createResolveActivities } from './resolve.js';
 import { createTransferActivities } from './transfer.js';
 
 /** The activities' interface, for `proxyActivities<ToteActivities>()` in workflows. */
@@ -21,6 +22,7 @@ export type ToteActivities = ReturnType<typeof createPolicyActivities> &
   ReturnType<typeof createRecordActivities> &
   ReturnType<typeof createPodActivities> &
   ReturnType<typeof createRegistryActivities> &
+  ReturnType<typeof createResolveActivities> &
   ReturnType<typeof createNotifyActivities> &
   ReturnType<typeof createCleanupActivities>;
 
@@ -34,6 +36,7 @@ export function createActivities(deps: ActivityDeps): ToteActivities {
     ...createRecordActivities(deps),
     ...createPodActivities(deps),
     ...createRegistryActivities(deps),
+    ...createResolveActivities(deps),
     ...createNotifyActivities(deps),
     ...createCleanupActivities(deps),
   };
@@ -46,4 +49,5 @@ export type { LocateInput } from './inventory.js';
 export type { TransferInput } from './transfer.js';
 export type { RestartResult } from './pods.js';
 export type { PushInput } from './registry.js';
+export type { AgentResolution } from './resolve.js';
 export type { WebhookInput } from './notify.js';

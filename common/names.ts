@@ -52,3 +52,8 @@ export function salvageWorkflowId(digest: string, node: string): string {
 export function cleanupWorkflowId(digest: string, node: string): string {
   return `cleanup/${digest}/${node}`;
 }
+
+/** Workflow id of the resolution of a tag-only reference: one at a time per reference, whatever the node. */
+export function resolveWorkflowId(reference: string): string {
+  return `resolve/${reference}`;
+}

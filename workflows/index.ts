@@ -12,4 +12,5 @@ export {
 } from './salvage-image.js';
 export { cleanupCorruptImage, type CleanupResult } from './cleanup-corrupt-image.js';
 export { reapSalvageRecords } from './reap-salvage-records.js';
+export { resolveImage, type ResolveImageInput, type ResolveImageResult } from './resolve-image.js';
 export type * from './types.js';

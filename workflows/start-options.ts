@@ -4,8 +4,9 @@
  * (digest, node) joins the running workflow (USE_EXISTING): high availability without leader election.
  */
 import type { WorkflowStartOptions } from '@temporalio/client';
-import { cleanupWorkflowId, salvageWorkflowId, TASK_QUEUE } from '../common/names.js';
+import { cleanupWorkflowId, resolveWorkflowId, salvageWorkflowId, TASK_QUEUE } from '../common/names.js';
 import type { cleanupCorruptImage } from './cleanup-corrupt-image.js';
+import type { resolveImage, ResolveImageInput } from './resolve-image.js';
 import type { salvageImage } from './salvage-image.js';
 import { SA } from './search-attributes.js';
 import type { CleanupInput, SalvageInput } from './types.js';
@@ -63,5 +64,23 @@ export function cleanupStartOptions(
     typedSearchAttributes: searchAttributes(input),
     staticSummary: `Clean corrupt ${input.imageRef} on ${input.node} for ${input.pod.namespace}/${input.pod.name}`,
     staticDetails: details(input, [`**Kubelet message:** ${input.message ?? '-'}`]),
+  };
+}
+
+/**
+ * Options for `client.workflow.start(resolveImage, …)`: one resolution per reference (USE_EXISTING), bounded by
+ * an execution timeout so a controller waiting on it is never stuck when no worker runs.
+ */
+export function resolveStartOptions(
+  input: ResolveImageInput,
+  taskQueue: string = TASK_QUEUE,
+): WorkflowStartOptions<typeof resolveImage> {
+  return {
+    taskQueue,
+    workflowId: resolveWorkflowId(input.reference),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowExecutionTimeout: '5m',
+    args: [input],
+    staticSummary: `Resolve the digest of ${input.reference} (agents${input.registryResolve ? ', then registry' : ''})`,
   };
 }

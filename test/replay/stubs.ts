@@ -78,6 +78,7 @@ export function stubActivities(over: Partial<ToteActivities> = {}): { acts: Tote
     deleteOwnedPod: async () => ({ deleted: true }),
     pushBackup: async () => ({ targetRef: 'backup.local/app:1', bytesPushed: 1000, durationMs: 5 }),
     resolveTag: async () => ({ digest: null }),
+    resolveTagOnAgents: async () => ({ digest: null, nodes: [] }),
     sendWebhook: async () => ({ sent: true, status: 200 }),
     removeImageRecord: async () => ({ removed: true }),
   };
