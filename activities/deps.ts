@@ -87,6 +87,12 @@ export interface AgentPort {
    * it, the `resolveImage` workflow skips the agents step.
    */
   resolveTag?(agent: AgentEndpoint, ref: string, opts?: CallOptions): Promise<string | null>;
+  /**
+   * Which of `digests` the node's content store holds as committed blobs (the dedup `ImportFrom` applies).
+   * Optional: without it, `planTransfer` reports an upper bound (nothing assumed present on the target).
+   * MAINTENANCE: needs a blob-presence RPC on the agent (proposed: `HasBlobs(digests) → present digests`).
+   */
+  presentBlobs?(agent: AgentEndpoint, digests: string[], opts?: CallOptions): Promise<string[]>;
   /** Removes one image record (never blobs other images share). */
   removeImage(agent: AgentEndpoint, ref: string, opts?: CallOptions): Promise<{ removed: boolean }>;
   /** Pushes the image from the node's containerd to a registry. */
