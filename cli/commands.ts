@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerController } from './controller.js';
 import { registerDemo } from './demo.js';
 
 /**
@@ -9,4 +10,5 @@ import { registerDemo } from './demo.js';
 export function registerCommands(program: Command): void {
   registerDemo(program);
   registerAgent(program);
+  registerController(program);
 }

@@ -260,7 +260,6 @@ export class Reconciler {
     }
     const req = {
       reference: local.reference,
-      configDigest: local.configDigest,
       registryResolve: this.deps.config.registryResolve,
     };
     const state = this.remote.lookup(req, podKey(pod));

@@ -150,8 +150,6 @@ export function resolveLocally(need: DigestNeed, ctx: LocalResolveContext): Loca
 export interface RemoteResolveRequest {
   /** Fully qualified tagged reference. */
   reference: string;
-  /** Config digest hint, when the pod status had a bare `sha256:` imageID. */
-  configDigest?: string;
   /** Whether the registry v2 API may be asked (`--registry-resolve`). */
   registryResolve: boolean;
 }

@@ -1,0 +1,261 @@
+/**
+ * Configuration of `tote controller`: flags (DESIGN §2) with `TOTE_*` environment fallbacks, validated once at
+ * start. A bad value throws a {@link ConfigError} naming the flag and the accepted values.
+ */
+import { accessSync, constants, readFileSync } from 'node:fs';
+import type { ConnectionOptions } from '@temporalio/client';
+import { SALVAGE_MODES, TASK_QUEUE, type SalvageMode } from '../common/names.js';
+
+/** A configuration value that stops the process. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Every flag, its environment fallback and its default (undefined: optional). */
+export const CONTROLLER_FLAGS = {
+  enabled: {
+    flag: '--enabled',
+    env: 'TOTE_ENABLED',
+    def: 'true',
+    help: 'global kill switch: false detects and starts nothing',
+  },
+  mode: {
+    flag: '--mode',
+    env: 'TOTE_MODE',
+    def: 'auto',
+    help: `default salvage mode: ${SALVAGE_MODES.join(', ')}`,
+  },
+  registryResolve: {
+    flag: '--registry-resolve',
+    env: 'TOTE_REGISTRY_RESOLVE',
+    def: 'false',
+    help: 'let resolveImage ask the source registry v2 API for tag-only images',
+  },
+  registryResolveInsecure: {
+    flag: '--registry-resolve-insecure',
+    env: 'TOTE_REGISTRY_RESOLVE_INSECURE',
+    def: 'false',
+    help: "plain HTTP to registries when resolving (applied by the worker's flag of the same name)",
+  },
+  metricsAddr: {
+    flag: '--metrics-addr',
+    env: 'TOTE_METRICS_ADDR',
+    def: ':9090',
+    help: '[host]:port of /metrics; the health port binds to the same host',
+  },
+  healthPort: {
+    flag: '--health-port',
+    env: 'TOTE_HEALTH_PORT',
+    def: '8081',
+    help: 'port of /healthz and /readyz (same as the metrics port: one server)',
+  },
+  temporalAddress: {
+    flag: '--temporal-address',
+    env: 'TOTE_TEMPORAL_ADDRESS',
+    def: '127.0.0.1:7233',
+    help: 'host:port of the Temporal frontend',
+  },
+  temporalNamespace: {
+    flag: '--temporal-namespace',
+    env: 'TOTE_TEMPORAL_NAMESPACE',
+    def: 'default',
+    help: 'Temporal namespace',
+  },
+  taskQueue: {
+    flag: '--task-queue',
+    env: 'TOTE_TASK_QUEUE',
+    def: TASK_QUEUE,
+    help: 'task queue of the tote workers',
+  },
+  temporalTls: {
+    flag: '--temporal-tls',
+    env: 'TOTE_TEMPORAL_TLS',
+    def: 'false',
+    help: 'connect to Temporal over TLS (implied by the cert, CA and API key options)',
+  },
+  temporalTlsServerName: {
+    flag: '--temporal-tls-server-name',
+    env: 'TOTE_TEMPORAL_TLS_SERVER_NAME',
+    def: undefined,
+    help: 'server name to verify',
+  },
+  temporalTlsCert: {
+    flag: '--temporal-tls-cert',
+    env: 'TOTE_TEMPORAL_TLS_CERT',
+    def: undefined,
+    help: 'PEM client certificate (Temporal Cloud mTLS)',
+  },
+  temporalTlsKey: {
+    flag: '--temporal-tls-key',
+    env: 'TOTE_TEMPORAL_TLS_KEY',
+    def: undefined,
+    help: 'PEM client key',
+  },
+  temporalTlsCa: {
+    flag: '--temporal-tls-ca',
+    env: 'TOTE_TEMPORAL_TLS_CA',
+    def: undefined,
+    help: 'PEM CA of the Temporal server',
+  },
+  temporalApiKeyFile: {
+    flag: '--temporal-api-key-file',
+    env: 'TOTE_TEMPORAL_API_KEY_FILE',
+    def: undefined,
+    help: 'file holding a Temporal Cloud API key (or set TOTE_TEMPORAL_API_KEY)',
+  },
+  kubeconfig: {
+    flag: '--kubeconfig',
+    env: 'TOTE_KUBECONFIG',
+    def: undefined,
+    help: 'kubeconfig file; default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account',
+  },
+  jsonLog: {
+    flag: '--json-log',
+    env: 'TOTE_JSON_LOG',
+    def: 'true',
+    help: 'log JSON lines (false: human-readable)',
+  },
+  logLevel: {
+    flag: '--log-level',
+    env: 'TOTE_LOG_LEVEL',
+    def: 'info',
+    help: 'trace, debug, info, warn, error',
+  },
+} as const;
+
+/** A flag's key (the camelCase commander gives it). */
+export type ControllerFlag = keyof typeof CONTROLLER_FLAGS;
+
+/** Raw values: commander options, strings or booleans. */
+export type RawControllerFlags = Partial<Record<ControllerFlag, string | boolean>>;
+
+/** Validated configuration of the controller process. */
+export interface ControllerConfig {
+  enabled: boolean;
+  mode: SalvageMode;
+  registryResolve: boolean;
+  registryResolveInsecure: boolean;
+  metrics: { host: string; port: number };
+  healthPort: number;
+  temporal: { connection: ConnectionOptions; namespace: string; taskQueue: string };
+  kubeconfig?: string;
+  jsonLog: boolean;
+  logLevel: string;
+}
+
+type Get = (k: ControllerFlag) => string | undefined;
+
+function bad(key: ControllerFlag, value: string, accepted: string): ConfigError {
+  return new ConfigError(
+    `${CONTROLLER_FLAGS[key].flag}: invalid value ${JSON.stringify(value)}; accepted: ${accepted}`,
+  );
+}
+
+function bool(key: ControllerFlag, value: string | undefined): boolean {
+  if (value === undefined || ['true', '1', 'yes'].includes(value)) return value !== undefined;
+  if (['false', '0', 'no'].includes(value)) return false;
+  throw bad(key, value, 'true or false');
+}
+
+function port(key: ControllerFlag, value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw bad(key, value, 'a port from 1 to 65535');
+  return n;
+}
+
+function hostPort(key: ControllerFlag, value: string, example: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  if (i < 0) throw bad(key, value, `[host]:port, e.g. ${example}`);
+  return { host: value.slice(0, i).replace(/^\[|\]$/g, ''), port: port(key, value.slice(i + 1)) };
+}
+
+function readable(key: ControllerFlag, value: string): string {
+  try {
+    accessSync(value, constants.R_OK);
+    return value;
+  } catch {
+    throw bad(key, value, 'a readable file');
+  }
+}
+
+function oneOf<T extends string>(key: ControllerFlag, value: string, allowed: readonly T[]): T {
+  const hit = allowed.find((a) => a === value);
+  if (!hit) throw bad(key, value, allowed.join(', '));
+  return hit;
+}
+
+function nonEmpty(key: ControllerFlag, value: string | undefined): string {
+  if (!value?.trim()) throw bad(key, value ?? '', 'a non-empty string');
+  return value.trim();
+}
+
+function apiKey(get: Get, env: Record<string, string | undefined>): string | undefined {
+  const file = get('temporalApiKeyFile');
+  if (!file) return env.TOTE_TEMPORAL_API_KEY || undefined;
+  const key = readFileSync(readable('temporalApiKeyFile', file), 'utf8').trim();
+  if (!key) throw bad('temporalApiKeyFile', file, 'a file holding a non-empty API key');
+  return key;
+}
+
+function clientCertPair(get: Get): { crt: Buffer; key: Buffer } | undefined {
+  const [cert, key] = [get('temporalTlsCert'), get('temporalTlsKey')];
+  if (!cert !== !key)
+    throw new ConfigError('--temporal-tls-cert and --temporal-tls-key must be given together');
+  if (!cert || !key) return undefined;
+  return {
+    crt: readFileSync(readable('temporalTlsCert', cert)),
+    key: readFileSync(readable('temporalTlsKey', key)),
+  };
+}
+
+/** TLS options from the flags; undefined when none asks for TLS. */
+function temporalTls(get: Get): ConnectionOptions['tls'] {
+  const pair = clientCertPair(get);
+  const [ca, serverName] = [get('temporalTlsCa'), get('temporalTlsServerName')];
+  if (!bool('temporalTls', get('temporalTls')) && !pair && !ca && !serverName) return undefined;
+  return {
+    ...(serverName ? { serverNameOverride: serverName } : {}),
+    ...(ca ? { serverRootCACertificate: readFileSync(readable('temporalTlsCa', ca)) } : {}),
+    ...(pair ? { clientCertPair: pair } : {}),
+  };
+}
+
+/** Temporal connection options: TLS from the flags, an API key (which turns TLS on by itself). */
+function temporalConnection(get: Get, env: Record<string, string | undefined>): ConnectionOptions {
+  const address = get('temporalAddress') ?? '';
+  hostPort('temporalAddress', address, 'temporal.example:7233');
+  const tls = temporalTls(get);
+  const k = apiKey(get, env);
+  return { address, ...(tls ? { tls } : {}), ...(k ? { apiKey: k } : {}) };
+}
+
+/**
+ * Validates the controller's flags, falling back to environment variables, then defaults. Throws a
+ * {@link ConfigError} naming the flag and the accepted values at the first bad value.
+ */
+export function parseControllerConfig(
+  flags: RawControllerFlags,
+  env: Record<string, string | undefined>,
+): ControllerConfig {
+  const get: Get = (k) => {
+    const v = flags[k] ?? env[CONTROLLER_FLAGS[k].env] ?? CONTROLLER_FLAGS[k].def;
+    return v === undefined ? undefined : String(v);
+  };
+  const kubeconfig = get('kubeconfig');
+  return {
+    enabled: bool('enabled', get('enabled')),
+    mode: oneOf('mode', get('mode') ?? '', SALVAGE_MODES),
+    registryResolve: bool('registryResolve', get('registryResolve')),
+    registryResolveInsecure: bool('registryResolveInsecure', get('registryResolveInsecure')),
+    metrics: hostPort('metricsAddr', get('metricsAddr') ?? '', ':9090 or 127.0.0.1:9090'),
+    healthPort: port('healthPort', get('healthPort') ?? ''),
+    temporal: {
+      connection: temporalConnection(get, env),
+      namespace: nonEmpty('temporalNamespace', get('temporalNamespace')),
+      taskQueue: nonEmpty('taskQueue', get('taskQueue')),
+    },
+    ...(kubeconfig ? { kubeconfig: readable('kubeconfig', kubeconfig) } : {}),
+    jsonLog: bool('jsonLog', get('jsonLog')),
+    logLevel: oneOf('logLevel', get('logLevel') ?? '', ['trace', 'debug', 'info', 'warn', 'error']),
+  };
+}
