@@ -2,7 +2,7 @@
  * The one place where errors from Kubernetes, agents and HTTP become typed Temporal failures (STYLE §6.4).
  * Non-retryable types stop retries at once; everything else is retried by the activity's retry policy.
  */
-import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, cancellationSignal } from '@temporalio/activity';
 import type { FailureType } from './types.js';
 
 /** Failure types that retrying cannot fix. MAINTENANCE: the workflows list them in `nonRetryableErrorTypes`. */
@@ -115,11 +115,27 @@ export function toFailure(err: unknown, what: string): Error {
   });
 }
 
-/** Runs `fn`, mapping its errors with {@link toFailure}. */
+/** The activity's cancellation signal, or undefined outside an activity. */
+function activitySignal(): AbortSignal | undefined {
+  try {
+    return cancellationSignal();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `fn`, mapping its errors with {@link toFailure}. When the activity was cancelled, the abort error a client
+ * throws becomes a `CancelledFailure`, so Temporal records a cancellation rather than a retryable failure.
+ */
 export async function mapFailures<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    const signal = activitySignal();
+    if (signal?.aborted && !(err instanceof ApplicationFailure)) {
+      throw new CancelledFailure(`${what}: cancelled (${String(signal.reason ?? 'CANCELLED')})`);
+    }
     throw toFailure(err, what);
   }
 }

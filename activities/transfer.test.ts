@@ -1,0 +1,161 @@
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment as BaseEnv } from '@temporalio/testing';
+import { DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { fakeAgent, fakeDeps } from './fake-deps.js';
+import type { ImportProgress } from './deps.js';
+import { createTransferActivities, type TransferInput } from './transfer.js';
+import type { TransferProgress } from './types.js';
+
+const DIGEST = `sha256:${'ef'.repeat(32)}`;
+const input: TransferInput = {
+  digest: DIGEST,
+  imageNames: ['registry.gone/app:1'],
+  source: { node: 'a', address: 'a:7443' },
+  target: { node: 't', address: 't:7443' },
+  maxImageSizeBytes: 0,
+};
+const plan = {
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  blobs: [
+    { digest: DIGEST, size: 10 },
+    { digest: DIGEST, size: 20 },
+  ],
+  totalBytes: 30,
+  complete: true,
+};
+const step = (bytesDone: number, blobsCommitted: number): ImportProgress => ({
+  bytesDone,
+  bytesTotal: 30,
+  blobsCommitted,
+  blobsTotal: 2,
+  blobsSkipped: 0,
+});
+
+/** A mock activity environment that keeps the SDK's failure logs out of the test output. */
+class MockActivityEnvironment extends BaseEnv {
+  constructor(info?: ConstructorParameters<typeof BaseEnv>[0], level: LogLevel = 'ERROR') {
+    super(info, { logger: new DefaultLogger(level) });
+  }
+}
+
+function heartbeats(env: MockActivityEnvironment): TransferProgress[] {
+  const seen: TransferProgress[] = [];
+  env.on('heartbeat', (d: TransferProgress) => seen.push(d));
+  return seen;
+}
+
+describe('transferImage', () => {
+  test('given a streaming import, should heartbeat each progress report and count bytes once', async () => {
+    let prepared: { session: string; targetNode: string } | undefined;
+    const deps = fakeDeps({
+      agent: fakeAgent({
+        prepareExport: async (_a, req) => ((prepared = req), plan),
+        importFrom: async (_a, req, onProgress) => {
+          expect(req.session).toBe(prepared?.session);
+          expect(req.sources).toEqual([input.source]);
+          onProgress(step(10, 1));
+          onProgress(step(30, 2));
+          return step(30, 2);
+        },
+      }),
+    });
+    const env = new MockActivityEnvironment();
+    const seen = heartbeats(env);
+    const r = await env.run(createTransferActivities(deps).transferImage, input);
+    expect(prepared?.targetNode).toBe('t');
+    expect(prepared?.session).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(seen.map((h) => h.bytesDone)).toEqual([0, 10, 30, 30]);
+    expect(seen.at(-1)).toMatchObject({ source: 'a', blobsCommitted: 2, blobsTotal: 2, attempt: 1 });
+    expect(r).toMatchObject({ bytesDone: 30, bytesTotal: 30, source: 'a' });
+    expect(deps.metrics.transferBytes).toBe(30);
+    expect(deps.metrics.count('salvage_attempts')).toBe(1);
+  });
+
+  test('given a retried attempt with heartbeat details, should start from them and count only new bytes', async () => {
+    const deps = fakeDeps({
+      agent: fakeAgent({ prepareExport: async () => plan, importFrom: async () => step(30, 2) }),
+    });
+    const prev: TransferProgress = { source: 'a', ...step(10, 1), attempt: 1 };
+    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: prev });
+    const seen = heartbeats(env);
+    const r = await env.run(createTransferActivities(deps).transferImage, input);
+    expect(seen[0]).toMatchObject({ bytesDone: 10, blobsCommitted: 1, attempt: 2 });
+    expect(r.attempt).toBe(2);
+    expect(deps.metrics.transferBytes).toBe(20);
+  });
+
+  test('given an image over the limit, should fail ImageTooLarge before importing', async () => {
+    const deps = fakeDeps({ agent: fakeAgent({ prepareExport: async () => plan }) });
+    const err = await new MockActivityEnvironment()
+      .run(createTransferActivities(deps).transferImage, { ...input, maxImageSizeBytes: 29 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('ImageTooLarge');
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+  });
+
+  test('given a source with an incomplete copy, should fail non-retryably so the next source is tried', async () => {
+    const deps = fakeDeps({
+      agent: fakeAgent({ prepareExport: async () => ({ ...plan, complete: false }) }),
+    });
+    const err = (await new MockActivityEnvironment()
+      .run(createTransferActivities(deps).transferImage, input)
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('SourceIncomplete');
+    expect(err.nonRetryable).toBe(true);
+  });
+
+  test('given a cancellation mid-import, should abort the agent call and report a cancellation', async () => {
+    let aborted = false;
+    const env = new MockActivityEnvironment();
+    const deps = fakeDeps({
+      agent: fakeAgent({
+        prepareExport: async () => plan,
+        importFrom: (_a, _r, onProgress, opts) =>
+          new Promise((_, reject) => {
+            const abort = (): void => {
+              aborted = true;
+              reject(new Error('The operation was aborted'));
+            };
+            if (opts?.signal?.aborted) abort();
+            opts?.signal?.addEventListener('abort', abort);
+            onProgress(step(10, 1));
+          }),
+      }),
+    });
+    env.on('heartbeat', () => env.cancel());
+    const err = await env.run(createTransferActivities(deps).transferImage, input).catch((e: unknown) => e);
+    expect(aborted).toBe(true);
+    expect(err).toBeInstanceOf(CancelledFailure);
+  });
+
+  test('given a gRPC UNAVAILABLE from the target, should fail retryably with the cause kept', async () => {
+    const grpcErr = Object.assign(new Error('14 UNAVAILABLE: connection refused'), {
+      code: 14,
+      details: 'connection refused',
+      metadata: {},
+    });
+    const deps = fakeDeps({
+      agent: fakeAgent({ prepareExport: async () => plan, importFrom: async () => Promise.reject(grpcErr) }),
+    });
+    const err = (await new MockActivityEnvironment()
+      .run(createTransferActivities(deps).transferImage, input)
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('AgentGrpc14');
+    expect(err.nonRetryable).toBe(false);
+    expect(err.cause).toBe(grpcErr);
+  });
+});
+
+describe('verifyImage', () => {
+  test('given a present but incomplete image, should report it incomplete', async () => {
+    const deps = fakeDeps({
+      agent: fakeAgent({ hasImage: async () => ({ present: true, complete: false, sizeBytes: 5 }) }),
+    });
+    const r = await new MockActivityEnvironment().run(createTransferActivities(deps).verifyImage, {
+      digest: DIGEST,
+      target: input.target,
+    });
+    expect(r).toEqual({ complete: false, sizeBytes: 5 });
+  });
+});
