@@ -4,7 +4,7 @@ import { DefaultLogger, type LogLevel } from '@temporalio/worker';
 import { fakeAgent, fakeDeps } from './fake-deps.js';
 import type { ImportProgress } from './deps.js';
 import { createTransferActivities, type TransferInput } from './transfer.js';
-import type { TransferProgress } from './types.js';
+import type { TransferProgress, TransferResult } from './types.js';
 
 const DIGEST = `sha256:${'ef'.repeat(32)}`;
 const input: TransferInput = {
@@ -61,7 +61,7 @@ describe('transferImage', () => {
     });
     const env = new MockActivityEnvironment();
     const seen = heartbeats(env);
-    const r = await env.run(createTransferActivities(deps).transferImage, input);
+    const r = (await env.run(createTransferActivities(deps).transferImage, input)) as TransferResult;
     expect(prepared?.targetNode).toBe('t');
     expect(prepared?.session).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(seen.map((h) => h.bytesDone)).toEqual([0, 10, 30, 30]);
@@ -78,7 +78,7 @@ describe('transferImage', () => {
     const prev: TransferProgress = { source: 'a', ...step(10, 1), attempt: 1 };
     const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: prev });
     const seen = heartbeats(env);
-    const r = await env.run(createTransferActivities(deps).transferImage, input);
+    const r = (await env.run(createTransferActivities(deps).transferImage, input)) as TransferResult;
     expect(seen[0]).toMatchObject({ bytesDone: 10, blobsCommitted: 1, attempt: 2 });
     expect(r.attempt).toBe(2);
     expect(deps.metrics.transferBytes).toBe(20);
