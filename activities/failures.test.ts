@@ -1,0 +1,73 @@
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { mapFailures, NON_RETRYABLE_TYPES, toFailure } from './failures.js';
+
+const http = (code: number): Error =>
+  Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: '{}', headers: {} });
+const grpc = (code: number): Error =>
+  Object.assign(new Error(`${code} grpc`), { code, details: 'x', metadata: {} });
+
+describe('toFailure', () => {
+  test.each([
+    [404, 'KubeHttp404', true],
+    [403, 'KubeHttp403', true],
+    [422, 'KubeHttp422', true],
+    [409, 'KubeHttp409', false],
+    [429, 'KubeHttp429', false],
+    [500, 'KubeHttp500', false],
+    [503, 'KubeHttp503', false],
+  ])('given an apiserver %i, should be %s (non-retryable: %s)', (code, type, nonRetryable) => {
+    const f = toFailure(http(code), 'read pod') as ApplicationFailure;
+    expect(f.type).toBe(type);
+    expect(f.nonRetryable).toBe(nonRetryable);
+    expect(f.message).toContain('read pod');
+  });
+
+  test.each([
+    [3, 'InvalidImageReference', true],
+    [7, 'AgentGrpc7', true],
+    [16, 'AgentGrpc16', true],
+    [5, 'AgentGrpc5', false],
+    [14, 'AgentGrpc14', false],
+    [4, 'AgentGrpc4', false],
+  ])('given an agent gRPC status %i, should be %s (non-retryable: %s)', (code, type, nonRetryable) => {
+    const f = toFailure(grpc(code), 'import') as ApplicationFailure;
+    expect(f.type).toBe(type);
+    expect(f.nonRetryable).toBe(nonRetryable);
+  });
+
+  test('given a typed failure or a cancellation, should pass it through unchanged', () => {
+    const typed = ApplicationFailure.nonRetryable('x', 'NoSourceNode');
+    const cancelled = new CancelledFailure('CANCELLED');
+    expect(toFailure(typed, 'w')).toBe(typed);
+    expect(toFailure(cancelled, 'w')).toBe(cancelled);
+  });
+
+  test('given an unknown error, should stay retryable and keep the cause', () => {
+    const cause = new Error('socket hang up');
+    const f = toFailure(cause, 'webhook') as ApplicationFailure;
+    expect(f.type).toBe('TransientError');
+    expect(f.nonRetryable).toBe(false);
+    expect(f.cause).toBe(cause);
+  });
+
+  test('the typed failure types of the brief are all non-retryable', () => {
+    expect([...NON_RETRYABLE_TYPES].sort()).toEqual([
+      'ImageTooLarge',
+      'InvalidImageReference',
+      'NoSourceNode',
+      'OptInWithdrawn',
+    ]);
+  });
+});
+
+describe('mapFailures', () => {
+  test('given an abort after the activity was cancelled, should report a cancellation', async () => {
+    const env = new MockActivityEnvironment();
+    env.cancel();
+    const err = await env
+      .run(() => mapFailures('list nodes', () => Promise.reject(new Error('aborted'))))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledFailure);
+  });
+});

@@ -1,0 +1,98 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { fakeAgent, fakeConfig, fakeDeps, fakeKube } from './fake-deps.js';
+import type { ImageStatus } from './deps.js';
+import { createInventoryActivities, mapLimit } from './inventory.js';
+import type { SourceInventory } from './types.js';
+
+const DIGEST = `sha256:${'12'.repeat(32)}`;
+const nodes = ['t', 'a', 'b', 'c', 'd'].map((name) => ({
+  name,
+  imageNames: ['b', 'd'].includes(name) ? [`registry.gone/app@${DIGEST}`, 'registry.gone/app:1'] : [],
+}));
+
+async function locate(status: Record<string, ImageStatus | Error>): Promise<SourceInventory> {
+  const deps = fakeDeps({
+    kube: fakeKube({ listNodes: async () => nodes }),
+    agent: fakeAgent({
+      hasImage: async (agent) => {
+        const s = status[agent.node];
+        if (s instanceof Error) throw s;
+        return s ?? { present: false, complete: false, sizeBytes: 0 };
+      },
+    }),
+  });
+  return (await new MockActivityEnvironment().run(createInventoryActivities(deps).locateSources, {
+    digest: DIGEST,
+    targetNode: 't',
+  })) as SourceInventory;
+}
+
+const full = { present: true, complete: true, sizeBytes: 100 };
+
+describe('locateSources', () => {
+  test('given complete holders, should list them hinted first, then by name', async () => {
+    const inv = await locate({ a: full, b: full, c: full });
+    expect(inv.sources.map((s) => s.node)).toEqual(['b', 'a', 'c']);
+    expect(inv.sources[0]).toMatchObject({ endpoint: 'b.agents:7443', hinted: true, sizeBytes: 100 });
+    expect(inv.targetEndpoint).toBe('t.agents:7443');
+    expect(inv.targetHasImage).toBe(false);
+  });
+
+  test('given an incomplete holder, should skip it', async () => {
+    const inv = await locate({ a: { ...full, complete: false }, c: full });
+    expect(inv.sources.map((s) => s.node)).toEqual(['c']);
+    expect(inv.skipped).toContainEqual(expect.objectContaining({ node: 'a', complete: false }));
+  });
+
+  test('given a hinted node whose agent is unreachable, should report it as skipped, not as a source', async () => {
+    const inv = await locate({ d: new Error('unavailable'), a: full });
+    expect(inv.sources.map((s) => s.node)).toEqual(['a']);
+    expect(inv.skipped).toContainEqual({ node: 'd', complete: false, sizeBytes: 0, hinted: true });
+  });
+
+  test('given a hinted node whose agent says absent, should believe the agent', async () => {
+    const inv = await locate({});
+    expect(inv.sources).toEqual([]);
+    expect(inv.skipped).toEqual([]);
+  });
+
+  test('given the target already complete, should say so and not list it as a source', async () => {
+    const inv = await locate({ t: full, a: full });
+    expect(inv.targetHasImage).toBe(true);
+    expect(inv.sources.map((s) => s.node)).toEqual(['a']);
+  });
+
+  test('given pod discovery, should use ready agent pods only', async () => {
+    const deps = fakeDeps({
+      config: fakeConfig({ agents: { kind: 'pods', port: 9443 } }),
+      kube: fakeKube({
+        listNodes: async () => nodes,
+        listAgentPods: async () => [
+          { node: 'a', podIP: '10.0.0.1', ready: true },
+          { node: 'c', podIP: '10.0.0.3', ready: false },
+          { node: 't', podIP: '10.0.0.9', ready: true },
+        ],
+      }),
+      agent: fakeAgent({ hasImage: async () => full }),
+    });
+    const inv = (await new MockActivityEnvironment().run(createInventoryActivities(deps).locateSources, {
+      digest: DIGEST,
+      targetNode: 't',
+    })) as SourceInventory;
+    expect(inv.sources.map((s) => s.endpoint)).toEqual(['10.0.0.1:9443']);
+    expect(inv.targetEndpoint).toBe('10.0.0.9:9443');
+  });
+});
+
+test('mapLimit keeps order and never exceeds the limit', async () => {
+  let inFlight = 0;
+  let peak = 0;
+  const out = await mapLimit([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+    peak = Math.max(peak, ++inFlight);
+    await new Promise((r) => setImmediate(r));
+    inFlight--;
+    return n * 2;
+  });
+  expect(out).toEqual([2, 4, 6, 8, 10, 12, 14]);
+  expect(peak).toBe(3);
+});
