@@ -16,6 +16,7 @@ import {
   type V1PodSpec,
 } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
+import { buildProgram } from '../../cli/main.js';
 import { SEARCH_ATTRIBUTES } from '../../common/names.js';
 import { startKube, type Kube } from '../harness/kube.js';
 import { waitFor } from '../harness/ports.js';
@@ -375,6 +376,33 @@ describe('helm template matrix', () => {
       ]),
     );
   });
+});
+
+/** The long option names `tote <command>` accepts, straight from the CLI's commander definition. */
+function cliOptions(command: string): string[] {
+  const cmd = buildProgram().commands.find((c) => c.name() === command);
+  if (!cmd) throw new Error(`tote has no "${command}" command`);
+  return cmd.options.map((o) => o.long ?? '');
+}
+
+describe('rendered flags', () => {
+  // A flag the process does not know stops it at start: catch a renamed flag here, not in a crash-looping pod.
+  test.each(Object.keys(COMBOS))(
+    'given the %s values, every flag should be one the process accepts',
+    async (name) => {
+      const objs = await render(`flags-${name}`, COMBOS[name] ?? {});
+      for (const [kind, obj, command] of [
+        ['Deployment', 'tote-controller', 'controller'],
+        ['DaemonSet', 'tote-agent', 'agent'],
+      ] as const) {
+        const [sub, ...flags] = args(objs, kind, obj);
+        expect(sub).toBe(command);
+        const known = cliOptions(command);
+        const unknown = flags.map((f) => f.split('=', 1)[0] ?? '').filter((f) => !known.includes(f));
+        expect({ command, unknown }).toEqual({ command, unknown: [] });
+      }
+    },
+  );
 });
 
 // ---------------------------------------------------------------- install into the sandbox kube-apiserver
