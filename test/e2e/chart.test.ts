@@ -493,6 +493,8 @@ describe('helm install into the sandbox kube-apiserver', () => {
       });
       expect(`${got.kind}/${got.metadata?.name}`).toBe(`${o.kind}/${o.metadata?.name}`);
     }
+    // The SalvageRecord CRD ships in crds/ and is installed with the chart.
+    await waitFor('SalvageRecord CRD established', () => crdEstablished(kc, 'salvagerecords.tote.dev'));
     const ds = await kc
       .makeApiClient(AppsV1Api)
       .readNamespacedDaemonSet({ namespace: 'tote', name: 'tote-agent' });
@@ -531,14 +533,38 @@ describe('helm install into the sandbox kube-apiserver', () => {
     ).toBe(403);
     expect(await httpCode(() => wCore.listNamespacedSecret({ namespace: 'tote' }))).toBe(403);
     expect(await httpCode(() => wCore.listPodForAllNamespaces())).toBe(200);
-    // Authorization runs before routing: 403 means refused, 404 means allowed but (not yet) there.
     const records = worker.makeApiClient(CustomObjectsApi);
     expect(
       await httpCode(() =>
         records.listClusterCustomObject({ group: 'tote.dev', version: 'v1alpha1', plural: 'salvagerecords' }),
       ),
-    ).not.toBe(403);
+    ).toBe(200);
     expect(await httpCode(() => wCore.deleteNamespace({ name: 'default' }))).toBe(403);
+
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const record = (name: string): object => ({
+      apiVersion: 'tote.dev/v1alpha1',
+      kind: 'SalvageRecord',
+      metadata: { name },
+      spec: {
+        digest,
+        imageRef: `registry.invalid/app@${digest}`,
+        podName: 'web',
+        sourceNode: 'node-a',
+        targetNode: 'node-b',
+        workflowId: `salvage/${digest}/node-b`,
+      },
+    });
+    const create = (k: KubeConfig, name: string) => () =>
+      k.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+        group: 'tote.dev',
+        version: 'v1alpha1',
+        namespace: 'default',
+        plural: 'salvagerecords',
+        body: record(name),
+      });
+    expect(await httpCode(create(worker, 'by-worker'))).toBe(200);
+    expect(await httpCode(create(controller, 'by-controller'))).toBe(403);
 
     // The controller only watches and reports: no deletes, no secrets.
     expect(await httpCode(() => cCore.listPodForAllNamespaces())).toBe(200);
