@@ -47,6 +47,17 @@ export function trimNote(note: string): string {
   return note.length > MAX_NOTE ? `${note.slice(0, MAX_NOTE - 1)}…` : note;
 }
 
+/**
+ * A unique event name in kubelet's style, `<object>.<hex time><hex random>` (a `generateName` ending in "." is
+ * rejected by the apiserver's name validation).
+ */
+export function eventName(objectName: string): string {
+  const suffix = `${Date.now().toString(16)}${Math.floor(Math.random() * 0xffffff)
+    .toString(16)
+    .padStart(6, '0')}`;
+  return `${objectName.slice(0, 253 - suffix.length - 1)}.${suffix}`;
+}
+
 /** Records events through events.k8s.io/v1 as `tote.dev/controller` from `instance` (the pod name). */
 export function kubeEventRecorder(kc: KubeConfig, instance: string): EventRecorder {
   const api = kc.makeApiClient(EventsV1Api);
@@ -55,7 +66,7 @@ export function kubeEventRecorder(kc: KubeConfig, instance: string): EventRecord
       await api.createNamespacedEvent({
         namespace: e.pod.namespace,
         body: {
-          metadata: { generateName: `${e.pod.name}.`, namespace: e.pod.namespace },
+          metadata: { name: eventName(e.pod.name), namespace: e.pod.namespace },
           // The apiserver insists on microsecond precision here (facts temporal-k8s.md §4.6).
           eventTime: new V1MicroTime(),
           type: e.type,

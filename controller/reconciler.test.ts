@@ -97,6 +97,7 @@ function setup(
       workflowStart: (w, r) => bump(`start:${w}:${r}`),
       notActionable: (w) => bump(`notActionable:${w}`),
       annotationProblem: (k) => bump(`annotation:${k}`),
+      ignored: (w) => bump(`ignored:${w}`),
     },
     logger: pino({ level: 'silent' }),
     config: { enabled: opts.enabled ?? true, mode: 'auto', registryResolve: false },
@@ -132,15 +133,17 @@ test('given an opted-in pod pulling a digest reference, one salvage starts howev
 });
 
 test.each([
-  ['a namespace without tote.dev/allow', { ns: 'closed', annotations: OPT_IN }, {}],
-  ['a pod without tote.dev/auto-salvage', {}, {}],
-  ['kube-system', { ns: 'kube-system', annotations: OPT_IN }, {}],
-  ['--enabled=false', { annotations: OPT_IN }, { enabled: false }],
-])('given %s, nothing starts', async (_what, podOpts, setupOpts) => {
+  ['a namespace without tote.dev/allow', { ns: 'closed', annotations: OPT_IN }, {}, 'namespace-not-opted-in'],
+  ['a pod without tote.dev/auto-salvage', {}, {}, 'pod-not-opted-in'],
+  ['kube-system', { ns: 'kube-system', annotations: OPT_IN }, {}, 'denied-namespace'],
+  ['--enabled=false', { annotations: OPT_IN }, { enabled: false }, 'disabled'],
+])('given %s, nothing starts', async (_what, podOpts, setupOpts, why) => {
   const t = setup(setupOpts);
   await t.put(failingPod(podOpts));
+  await t.put(failingPod({ ...podOpts, reason: 'ErrImagePull' }));
   expect(t.salvages).toEqual([]);
   expect(t.counts['detected:ImagePullBackOff']).toBeUndefined();
+  expect(t.counts[`ignored:${why}`]).toBe(1);
   await t.r.stop();
 });
 

@@ -39,6 +39,8 @@ export interface ControllerMetrics {
   notActionable(why: string): void;
   /** A bad `tote.dev/*` annotation reported. */
   annotationProblem(kind: string): void;
+  /** A pod with a detection that tote leaves alone (not opted in, denied namespace, `--enabled=false`). */
+  ignored(why: string): void;
 }
 
 /** Everything the reconciler reads and calls. */
@@ -69,6 +71,8 @@ interface PodMemo {
   handled: Set<string>;
   /** Annotation problems already reported. */
   warned: Set<string>;
+  /** Why the pod was last left alone, so `ignored` counts changes, not every update. */
+  ignoredWhy?: string;
 }
 
 /** `namespace/name`, the informer and queue key of a pod. */
@@ -149,15 +153,19 @@ export class Reconciler {
     const pod = this.deps.pods.get(key);
     const failures = pod ? detectFailures(pod) : [];
     if (!pod || failures.length === 0) return this.forget(key);
-    if (!this.deps.config.enabled) return;
     const memo = this.memoFor(key, pod);
     const decision = await this.decide(pod);
     await this.reportProblems(pod, memo, decision.problems);
-    if (!decision.allowed) {
-      this.deps.logger.debug({ pod: key, why: decision.why }, 'detection ignored: not opted in');
-      return;
-    }
+    if (!decision.allowed) return this.ignore(key, memo, decision.why);
+    memo.ignoredWhy = undefined;
     for (const f of failures) await this.handle(pod, memo, f);
+  }
+
+  private ignore(key: string, memo: PodMemo, why: string): void {
+    if (memo.ignoredWhy === why) return;
+    memo.ignoredWhy = why;
+    this.deps.metrics.ignored(why);
+    this.deps.logger.debug({ pod: key, why }, 'detection ignored');
   }
 
   /** Opt-in, fetching owners only when the namespace allows and the pod itself does not decide. */

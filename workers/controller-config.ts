@@ -238,7 +238,8 @@ export function parseControllerConfig(
   env: Record<string, string | undefined>,
 ): ControllerConfig {
   const get: Get = (k) => {
-    const v = flags[k] ?? env[CONTROLLER_FLAGS[k].env] ?? CONTROLLER_FLAGS[k].def;
+    // An empty variable counts as unset, as shells and Helm's `env:` lists produce them.
+    const v = flags[k] ?? (env[CONTROLLER_FLAGS[k].env] || undefined) ?? CONTROLLER_FLAGS[k].def;
     return v === undefined ? undefined : String(v);
   };
   const kubeconfig = get('kubeconfig');

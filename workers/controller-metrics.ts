@@ -45,6 +45,12 @@ export function createControllerMetrics(): ControllerMetricSet {
     labelNames: ['kind'],
     registers,
   });
+  const ignored = new Counter({
+    name: 'tote_controller_ignored_detections_total',
+    help: 'Pods with an image failure that tote leaves alone, by reason (not opted in, denied namespace, disabled).',
+    labelNames: ['why'],
+    registers,
+  });
   const cached = new Gauge({
     name: 'tote_controller_cached_objects',
     help: 'Objects in the informer caches, by resource.',
@@ -68,6 +74,7 @@ export function createControllerMetrics(): ControllerMetricSet {
     workflowStart: (workflow, result) => starts.inc({ workflow, result }),
     notActionable: (why) => notActionable.inc({ why }),
     annotationProblem: (kind) => annotations.inc({ kind }),
+    ignored: (why) => ignored.inc({ why }),
     observe(s) {
       for (const [resource, n] of Object.entries(s.cached)) cached.set({ resource }, n);
       for (const [resource, ok] of Object.entries(s.synced)) synced.set({ resource }, ok ? 1 : 0);
