@@ -52,6 +52,8 @@ export interface ImportProgress {
   blobsCommitted: number;
   blobsTotal: number;
   blobsSkipped: number;
+  /** Bytes that crossed the wire in this call (blobs already present are not sent); when the agent reports it. */
+  bytesReceived?: number;
 }
 
 /** The ImportFrom request sent to the target agent. */
@@ -276,6 +278,12 @@ export interface ActivityConfig {
   registryResolve: boolean;
 }
 
+/** Caps concurrent transfers (`--max-concurrent-salvages`, `--max-uploads-per-source`) within one worker. */
+export interface TransferSlots {
+  /** Waits for a slot for a transfer from `sourceNode`; resolves with its release function. */
+  acquire(sourceNode: string, signal: AbortSignal): Promise<() => void>;
+}
+
 /** Everything `createActivities` needs. */
 export interface ActivityDeps {
   kube: KubePort;
@@ -285,4 +293,6 @@ export interface ActivityDeps {
   clock: Clock;
   metrics: SalvageMetrics;
   config: ActivityConfig;
+  /** Concurrency caps of transfers; none when absent. */
+  slots?: TransferSlots;
 }

@@ -87,9 +87,12 @@ async function runImport(
   relay: ProgressRelay,
 ): Promise<ImportProgress> {
   const timer = setInterval(() => heartbeat(relay.last), HEARTBEAT_EVERY_MS);
+  const signal = cancellationSignal();
+  let release: (() => void) | undefined;
   try {
+    // Waiting for a slot heartbeats too (the timer above), so a queued transfer stays alive and cancellable.
+    release = await deps.slots?.acquire(input.source.node, signal);
     const session = newSession();
-    const signal = cancellationSignal();
     const plan = await mapFailures(`prepare export on ${input.source.node}`, () =>
       deps.agent.prepareExport(
         input.source,
@@ -117,6 +120,7 @@ async function runImport(
       deps.agent.importFrom(input.target, req, (p) => relay.update(p), { signal }),
     );
   } finally {
+    release?.();
     clearInterval(timer);
   }
 }
@@ -140,7 +144,7 @@ export function createTransferActivities(deps: ActivityDeps): {
       const startBytes = prev?.source === input.source.node ? prev.bytesDone : 0;
       const final = await runImport(deps, input, relay);
       relay.update(final);
-      deps.metrics.addTransferBytes(Math.max(0, final.bytesDone - startBytes));
+      deps.metrics.addTransferBytes(final.bytesReceived ?? Math.max(0, final.bytesDone - startBytes));
       return { ...relay.last, durationMs: deps.clock.now().getTime() - started };
     },
 
