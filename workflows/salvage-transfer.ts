@@ -4,6 +4,7 @@
  */
 import { ActivityFailure, ApplicationFailure, isCancellation, log } from '@temporalio/workflow';
 import type { SourceCandidate, SourceInventory, TransferResult } from '../activities/types.js';
+import { canonicalName, parseImageReference, withDigest } from '../common/image-ref.js';
 import { acts } from './acts.js';
 import { INVENTORY, transferOptions } from './activity-options.js';
 import type { SalvageRun } from './salvage-run.js';
@@ -12,6 +13,17 @@ import type { SalvageRun } from './salvage-run.js';
 export interface TransferOutcome {
   source: string;
   result: TransferResult;
+}
+
+/**
+ * The image records the target creates, normalized as kubelet looks them up: `registry/repo:tag` (when the pod
+ * names a tag) and `registry/repo@digest`. Empty (the agent then copies the source's names) if unparsable.
+ */
+export function recordNames(imageRef: string, digest: string): string[] {
+  const parsed = parseImageReference(imageRef);
+  if (!parsed.ok) return [];
+  const { ref } = parsed;
+  return [...(ref.tag !== undefined ? [`${canonicalName(ref)}:${ref.tag}`] : []), withDigest(ref, digest)];
 }
 
 /** The failure type of an activity failure, if it is an ApplicationFailure. */
@@ -46,7 +58,7 @@ async function tryOne(
     `Transfer ${input.imageRef} ${src.node} → ${input.node}`,
   ).transferImage({
     digest: input.digest,
-    imageNames: [input.imageRef],
+    imageNames: recordNames(input.imageRef, input.digest),
     source,
     target: targetAgent,
     maxImageSizeBytes,
