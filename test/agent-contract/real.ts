@@ -43,6 +43,8 @@ export interface RealClusterOptions {
   args?: Record<string, string[]>;
   /** Override the containerd socket the agent dials (missing-socket tests). */
   socket?: Record<string, string>;
+  /** Extra environment by node name (e.g. NODE_EXTRA_CA_CERTS for a registry's CA). */
+  env?: Record<string, Record<string, string>>;
 }
 
 async function ready(port: number): Promise<boolean> {
@@ -97,6 +99,7 @@ async function startNode(
         cmd: process.execPath,
         args,
         cwd: process.cwd(),
+        env: opts.env?.[name],
       });
       let exited: unknown;
       void node.managed.exited.then((c) => (exited = c));
