@@ -114,6 +114,8 @@ export interface RegistryCredentials {
 /** A Node as the inventory needs it. */
 export interface NodeInfo {
   name: string;
+  /** `Node.status.addresses` InternalIP, for `{nodeIP}` endpoint templates (hostNetwork agents). */
+  internalIP?: string;
   /** `Node.status.images[].names`, flattened. */
   imageNames: string[];
 }
@@ -242,7 +244,7 @@ export type CounterName =
 /** Histograms of DESIGN §6. */
 export type HistogramName = 'salvage_duration' | 'push_duration' | 'registry_resolve_duration';
 
-/** How activities find agents: the DaemonSet's pods, or a template with `{node}`. */
+/** How activities find agents: the DaemonSet's pods, or a template with `{node}` and/or `{nodeIP}`. */
 export type AgentDiscovery = { kind: 'pods'; port: number } | { kind: 'template'; template: string };
 
 /** The backup registry (`--backup-registry*`). */

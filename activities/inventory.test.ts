@@ -96,3 +96,23 @@ test('mapLimit keeps order and never exceeds the limit', async () => {
   expect(out).toEqual([2, 4, 6, 8, 10, 12, 14]);
   expect(peak).toBe(3);
 });
+
+test('given a {nodeIP} template, should dial each node on its InternalIP', async () => {
+  const deps = fakeDeps({
+    config: fakeConfig({ agents: { kind: 'template', template: '{nodeIP}:9443' } }),
+    kube: fakeKube({
+      listNodes: async () => [
+        { name: 't', internalIP: '127.0.0.11', imageNames: [] },
+        { name: 'a', internalIP: '127.0.0.12', imageNames: [] },
+        { name: 'noip', imageNames: [] },
+      ],
+    }),
+    agent: fakeAgent({ hasImage: async () => ({ present: true, complete: true, sizeBytes: 1 }) }),
+  });
+  const inv = (await new MockActivityEnvironment().run(createInventoryActivities(deps).locateSources, {
+    digest: DIGEST,
+    targetNode: 't',
+  })) as SourceInventory;
+  expect(inv.targetEndpoint).toBe('127.0.0.11:9443');
+  expect(inv.sources.map((s) => `${s.node}@${s.endpoint}`)).toEqual(['a@127.0.0.12:9443']);
+});

@@ -3,7 +3,7 @@
  * there); `Node.status.images` is only a hint, because kubelet reports names, not completeness.
  */
 import { cancellationSignal } from '@temporalio/activity';
-import type { ActivityDeps, AgentEndpoint, ImageStatus } from './deps.js';
+import type { ActivityDeps, AgentEndpoint, ImageStatus, NodeInfo } from './deps.js';
 import { agentUnavailable, mapFailures } from './failures.js';
 import type { SourceCandidate, SourceInventory } from './types.js';
 
@@ -19,11 +19,23 @@ const HAS_IMAGE_TIMEOUT_MS = 10_000;
 /** Agents asked at once: enough to be quick on big clusters, few enough not to flood the worker. */
 const PARALLEL = 8;
 
+/** A node as discovery needs it: its name, or its name and InternalIP. */
+export type NodeRef = string | Pick<NodeInfo, 'name' | 'internalIP'>;
+
+function fromTemplate(template: string, node: NodeRef): AgentEndpoint | undefined {
+  const { name, internalIP } = typeof node === 'string' ? { name: node, internalIP: undefined } : node;
+  if (template.includes('{nodeIP}') && !internalIP) return undefined;
+  return {
+    node: name,
+    address: template.replaceAll('{node}', name).replaceAll('{nodeIP}', internalIP ?? ''),
+  };
+}
+
 /** Finds every agent: the DaemonSet's ready pods, or one endpoint per node from the template. */
-export async function discoverAgents(deps: ActivityDeps, nodes: string[]): Promise<AgentEndpoint[]> {
+export async function discoverAgents(deps: ActivityDeps, nodes: NodeRef[]): Promise<AgentEndpoint[]> {
   const d = deps.config.agents;
   if (d.kind === 'template') {
-    return nodes.map((node) => ({ node, address: d.template.replaceAll('{node}', node) }));
+    return nodes.map((n) => fromTemplate(d.template, n)).filter((a): a is AgentEndpoint => a !== undefined);
   }
   const pods = await deps.kube.listAgentPods({ signal: cancellationSignal() });
   return pods
@@ -80,12 +92,7 @@ export function createInventoryActivities(deps: ActivityDeps): {
           .filter((n) => n.imageNames.some((name) => name.endsWith(`@${input.digest}`)))
           .map((n) => n.name),
       );
-      const agents = await mapFailures('discover agents', () =>
-        discoverAgents(
-          deps,
-          nodes.map((n) => n.name),
-        ),
-      );
+      const agents = await mapFailures('discover agents', () => discoverAgents(deps, nodes));
       const answers = await mapLimit(agents, PARALLEL, (a) => askAgent(deps, a, input.digest));
       const inv: SourceInventory = { sources: [], skipped: [], targetHasImage: false };
       const seen = new Set<string>();
@@ -117,7 +124,13 @@ export function createInventoryActivities(deps: ActivityDeps): {
 
 /** The agent of one node; throws a retryable failure when it is not (yet) running there. */
 export async function findAgent(deps: ActivityDeps, node: string): Promise<AgentEndpoint> {
-  const agents = await mapFailures('discover agents', () => discoverAgents(deps, [node]));
+  const signal = cancellationSignal();
+  const needsNodes =
+    deps.config.agents.kind === 'template' && deps.config.agents.template.includes('{nodeIP}');
+  const nodes: NodeRef[] = needsNodes
+    ? await mapFailures('list nodes', () => deps.kube.listNodes({ signal }))
+    : [node];
+  const agents = await mapFailures('discover agents', () => discoverAgents(deps, nodes));
   const agent = agents.find((a) => a.node === node);
   if (!agent) throw agentUnavailable(node);
   return agent;

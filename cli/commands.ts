@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerController } from './controller.js';
 import { registerDemo } from './demo.js';
+import { registerWorker } from './worker.js';
 
 /**
  * MAINTENANCE: every subcommand of DESIGN §2 registers here as it gets built (controller, worker, agent, doctor,
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerDemo(program);
   registerAgent(program);
   registerController(program);
+  registerWorker(program);
 }

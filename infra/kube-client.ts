@@ -96,10 +96,11 @@ export class KubeClient {
   }
 
   /** Nodes and the image names kubelet reports for them. */
-  async listNodes(o: Signal = {}): Promise<{ name: string; imageNames: string[] }[]> {
+  async listNodes(o: Signal = {}): Promise<{ name: string; internalIP?: string; imageNames: string[] }[]> {
     const list = await this.core.listNode({}, callOptions(o.signal));
     return list.items.map((n) => ({
       name: n.metadata?.name ?? '',
+      internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
       imageNames: (n.status?.images ?? []).flatMap((i) => i.names ?? []),
     }));
   }
