@@ -3,10 +3,9 @@ import {
   ConfigError,
   CONTROLLER_FLAGS,
   parseControllerConfig,
-  startController,
   type ControllerFlag,
   type RawControllerFlags,
-} from '../workers/controller.js';
+} from '../workers/controller-config.js';
 import { UserError } from './errors.js';
 
 const BOOLEAN_FLAGS: readonly ControllerFlag[] = [
@@ -53,6 +52,8 @@ export function registerController(program: Command): void {
       if (err instanceof ConfigError) throw new UserError(err.message, 2);
       throw err;
     }
+    // Loaded here, not at the top: other subcommands should not pay for the controller's clients.
+    const { startController } = await import('../workers/controller.js');
     const controller = await startController(cfg);
     const code = await Promise.race([untilSignal().then(() => 0), controller.fatal]);
     await controller.stop();

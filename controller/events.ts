@@ -3,7 +3,7 @@
  * (an unparseable reference, or a tag no step of the resolution chain could resolve). Everything after a
  * workflow has started is reported by the workflow's activities instead.
  */
-import { EventsV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeHttp } from '../infra/kube-http.js';
 
 /** The pod an event is about. */
 export interface EventPod {
@@ -58,30 +58,36 @@ export function eventName(objectName: string): string {
   return `${objectName.slice(0, 253 - suffix.length - 1)}.${suffix}`;
 }
 
+/**
+ * `eventTime` in the MicroTime format the apiserver insists on: six fractional digits
+ * (JavaScript's `toISOString` has three; facts temporal-k8s.md §4.6).
+ */
+export function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
 /** Records events through events.k8s.io/v1 as `tote.dev/controller` from `instance` (the pod name). */
-export function kubeEventRecorder(kc: KubeConfig, instance: string): EventRecorder {
-  const api = kc.makeApiClient(EventsV1Api);
+export function kubeEventRecorder(kube: KubeHttp, instance: string): EventRecorder {
   return {
     async record(e: ControllerEvent): Promise<void> {
-      await api.createNamespacedEvent({
-        namespace: e.pod.namespace,
-        body: {
-          metadata: { name: eventName(e.pod.name), namespace: e.pod.namespace },
-          // The apiserver insists on microsecond precision here (facts temporal-k8s.md §4.6).
-          eventTime: new V1MicroTime(),
-          type: e.type,
-          reason: e.reason,
-          action: e.action,
-          note: trimNote(e.note),
-          reportingController: REPORTING_CONTROLLER,
-          reportingInstance: instance.slice(0, 128),
-          regarding: {
-            apiVersion: 'v1',
-            kind: 'Pod',
-            namespace: e.pod.namespace,
-            name: e.pod.name,
-            uid: e.pod.uid,
-          },
+      const ns = encodeURIComponent(e.pod.namespace);
+      await kube.post(`/apis/events.k8s.io/v1/namespaces/${ns}/events`, {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { name: eventName(e.pod.name), namespace: e.pod.namespace },
+        eventTime: microTime(new Date()),
+        type: e.type,
+        reason: e.reason,
+        action: e.action,
+        note: trimNote(e.note),
+        reportingController: REPORTING_CONTROLLER,
+        reportingInstance: instance.slice(0, 128),
+        regarding: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          namespace: e.pod.namespace,
+          name: e.pod.name,
+          uid: e.pod.uid,
         },
       });
     },

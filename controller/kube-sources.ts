@@ -1,38 +1,28 @@
 /**
- * The controller's Kubernetes I/O over @kubernetes/client-node 1.4: list/watch sources for the informers and the
- * owner fetcher. Nothing here decides anything; the pure modules (detect, opt-in, resolve) do.
+ * The controller's Kubernetes I/O over infra/kube-http.ts: list/watch sources for the informers and the owner
+ * fetcher. Lists are parsed as plain JSON (no model classes) and slimmed at once by the informer.
  */
-import {
-  ApiException,
-  AppsV1Api,
-  BatchV1Api,
-  CoreV1Api,
-  Watch,
-  type KubeConfig,
-  type V1ObjectMeta,
-} from '@kubernetes/client-node';
+import type { KubeHttp } from '../infra/kube-http.js';
 import type { ListPage, ListWatchSource, WatchHandle } from './informer.js';
 import type { OwnerKey } from './opt-in.js';
 import type { OwnerFetcher } from './owners.js';
-import type { OwnerObject } from './types.js';
+import type { ObjectMeta, OwnerObject } from './types.js';
 
-interface ListResult<T> {
-  items: T[];
-  metadata?: { resourceVersion?: string; _continue?: string };
+interface ListBody {
+  items?: unknown[];
+  metadata?: { resourceVersion?: string; continue?: string };
 }
 
-type ListFn<T> = (p: { limit: number; _continue?: string }) => Promise<ListResult<T>>;
-
-/** A source that lists with `list` and watches `path` (e.g. `/api/v1/pods`) with bookmarks on. */
-export function listWatchSource<T>(kc: KubeConfig, path: string, list: ListFn<T>): ListWatchSource<T> {
-  const watcher = new Watch(kc);
+/** A source that lists and watches the collection at `path` (e.g. `/api/v1/pods`), bookmarks on. */
+export function listWatchSource(kube: KubeHttp, path: string): ListWatchSource<unknown> {
   return {
-    async list(opts): Promise<ListPage<T>> {
-      const res = await list({ limit: opts.limit, _continue: opts.continueToken });
+    async list(opts): Promise<ListPage<unknown>> {
+      const res = await kube.get<ListBody>(path, { limit: opts.limit, continue: opts.continueToken });
+      if (!res) throw Object.assign(new Error(`list ${path}: not found`), { code: 404 });
       return {
-        items: res.items,
+        items: res.items ?? [],
         resourceVersion: res.metadata?.resourceVersion ?? '',
-        continueToken: res.metadata?._continue || undefined,
+        continueToken: res.metadata?.continue || undefined,
       };
     },
     async watch(opts, onEvent, onDone): Promise<WatchHandle> {
@@ -41,55 +31,39 @@ export function listWatchSource<T>(kc: KubeConfig, path: string, list: ListFn<T>
         allowWatchBookmarks: true,
         timeoutSeconds: opts.timeoutSeconds,
       };
-      const ctl = await watcher.watch(path, query, onEvent, onDone);
-      return { abort: () => ctl.abort() };
+      return kube.watch(path, query, onEvent, onDone);
     },
   };
 }
 
 /** Pods in every namespace. */
-export function podSource(kc: KubeConfig): ListWatchSource<unknown> {
-  const core = kc.makeApiClient(CoreV1Api);
-  return listWatchSource(kc, '/api/v1/pods', (p) => core.listPodForAllNamespaces(p));
-}
-
+export const PODS_PATH = '/api/v1/pods';
 /** Namespaces. */
-export function namespaceSource(kc: KubeConfig): ListWatchSource<unknown> {
-  const core = kc.makeApiClient(CoreV1Api);
-  return listWatchSource(kc, '/api/v1/namespaces', (p) => core.listNamespace(p));
-}
-
+export const NAMESPACES_PATH = '/api/v1/namespaces';
 /** Nodes (for `status.images`). */
-export function nodeSource(kc: KubeConfig): ListWatchSource<unknown> {
-  const core = kc.makeApiClient(CoreV1Api);
-  return listWatchSource(kc, '/api/v1/nodes', (p) => core.listNode(p));
-}
+export const NODES_PATH = '/api/v1/nodes';
 
-type ReadFn = (p: { name: string; namespace: string }) => Promise<{ metadata?: V1ObjectMeta }>;
+/** REST paths of the owner kinds opt-in follows. */
+const OWNER_PATHS: Readonly<Record<string, string>> = {
+  ReplicaSet: '/apis/apps/v1/namespaces/{ns}/replicasets/{name}',
+  Deployment: '/apis/apps/v1/namespaces/{ns}/deployments/{name}',
+  StatefulSet: '/apis/apps/v1/namespaces/{ns}/statefulsets/{name}',
+  DaemonSet: '/apis/apps/v1/namespaces/{ns}/daemonsets/{name}',
+  Job: '/apis/batch/v1/namespaces/{ns}/jobs/{name}',
+  CronJob: '/apis/batch/v1/namespaces/{ns}/cronjobs/{name}',
+};
 
 /** Reads owners of the kinds opt-in follows; null when the owner is gone (404) or of an unknown kind. */
-export function kubeOwnerFetcher(kc: KubeConfig): OwnerFetcher {
-  const apps = kc.makeApiClient(AppsV1Api);
-  const batch = kc.makeApiClient(BatchV1Api);
-  const readers: Record<string, ReadFn> = {
-    ReplicaSet: (p) => apps.readNamespacedReplicaSet(p),
-    Deployment: (p) => apps.readNamespacedDeployment(p),
-    StatefulSet: (p) => apps.readNamespacedStatefulSet(p),
-    DaemonSet: (p) => apps.readNamespacedDaemonSet(p),
-    Job: (p) => batch.readNamespacedJob(p),
-    CronJob: (p) => batch.readNamespacedCronJob(p),
-  };
+export function kubeOwnerFetcher(kube: KubeHttp): OwnerFetcher {
   return {
     async fetch(key: OwnerKey): Promise<OwnerObject | null> {
-      const read = readers[key.kind];
-      if (!read) return null;
-      try {
-        const obj = await read({ name: key.name, namespace: key.namespace });
-        return { kind: key.kind, metadata: obj.metadata };
-      } catch (err) {
-        if (err instanceof ApiException && err.code === 404) return null;
-        throw new Error(`read ${key.kind} ${key.namespace}/${key.name}`, { cause: err });
-      }
+      const template = OWNER_PATHS[key.kind];
+      if (!template) return null;
+      const p = template
+        .replace('{ns}', encodeURIComponent(key.namespace))
+        .replace('{name}', encodeURIComponent(key.name));
+      const obj = await kube.get<{ metadata?: ObjectMeta }>(p);
+      return obj ? { kind: key.kind, metadata: obj.metadata } : null;
     },
   };
 }

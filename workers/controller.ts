@@ -4,17 +4,23 @@
  * every namespace annotation and node image list.
  */
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { kubeEventRecorder } from '../controller/events.js';
 import { startHealthServers, type HealthServers } from '../controller/health.js';
 import { Informer } from '../controller/informer.js';
-import { kubeOwnerFetcher, namespaceSource, nodeSource, podSource } from '../controller/kube-sources.js';
+import {
+  kubeOwnerFetcher,
+  listWatchSource,
+  NAMESPACES_PATH,
+  NODES_PATH,
+  PODS_PATH,
+} from '../controller/kube-sources.js';
 import { OwnerLookup } from '../controller/owners.js';
 import { podKey, Reconciler } from '../controller/reconciler.js';
 import { slimNode, type NodeImages, type NodeLike } from '../controller/resolve.js';
 import { temporalResolver, temporalStarter } from '../controller/starter.js';
 import { slimNamespace, slimPod, type Namespace, type Pod } from '../controller/types.js';
+import { loadKubeHttp, type KubeHttp } from '../infra/kube-http.js';
 import { createLogger, type Logger } from '../infra/logger.js';
 import type { ControllerConfig } from './controller-config.js';
 import { createControllerMetrics, type ControllerMetricSet } from './controller-metrics.js';
@@ -49,13 +55,13 @@ interface Informers {
   nodes: Informer<unknown, NodeImages>;
 }
 
-function makeInformers(kc: KubeConfig, logger: Logger, onFatal: (err: unknown) => void): Informers {
+function makeInformers(kc: KubeHttp, logger: Logger, onFatal: (err: unknown) => void): Informers {
   const common = { logger, onFatal };
   return {
     pods: new Informer<unknown, Pod>({
       ...common,
       name: 'pods',
-      source: podSource(kc),
+      source: listWatchSource(kc, PODS_PATH),
       slim: (o) => slimPod(o as Pod),
       key: podKey,
       resourceVersion: (p) => p.metadata?.resourceVersion,
@@ -63,7 +69,7 @@ function makeInformers(kc: KubeConfig, logger: Logger, onFatal: (err: unknown) =
     namespaces: new Informer<unknown, Namespace>({
       ...common,
       name: 'namespaces',
-      source: namespaceSource(kc),
+      source: listWatchSource(kc, NAMESPACES_PATH),
       slim: (o) => slimNamespace(o as Namespace),
       key: (n) => n.metadata?.name ?? '',
       resourceVersion: (n) => n.metadata?.resourceVersion,
@@ -71,7 +77,7 @@ function makeInformers(kc: KubeConfig, logger: Logger, onFatal: (err: unknown) =
     nodes: new Informer<unknown, NodeImages>({
       ...common,
       name: 'nodes',
-      source: nodeSource(kc),
+      source: listWatchSource(kc, NODES_PATH),
       slim: (o) => slimNode(o as NodeLike),
       key: (n) => n.name,
       resourceVersion: (n) => n.resourceVersion,
@@ -104,13 +110,6 @@ function snapshot(inf: Informers, reconciler: Reconciler): Parameters<Controller
   };
 }
 
-function loadKubeConfig(cfg: ControllerConfig): KubeConfig {
-  const kc = new KubeConfig();
-  if (cfg.kubeconfig) kc.loadFromFile(cfg.kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 interface Parts {
   cfg: ControllerConfig;
   logger: Logger;
@@ -123,7 +122,7 @@ interface Parts {
 
 function buildReconciler(
   cfg: ControllerConfig,
-  kc: KubeConfig,
+  kc: KubeHttp,
   parts: Omit<Parts, 'reconciler' | 'cfg' | 'connection' | 'isDead'> & { client: Client },
 ): Reconciler {
   const { taskQueue } = cfg.temporal;
@@ -209,7 +208,7 @@ function logStart(p: Parts, servers: HealthServers): void {
 /** Starts the controller and resolves once its servers listen (caches sync in the background). */
 export async function startController(cfg: ControllerConfig): Promise<RunningController> {
   const logger = createLogger({ component: 'controller', json: cfg.jsonLog, level: cfg.logLevel });
-  const kc = loadKubeConfig(cfg);
+  const kc = await loadKubeHttp({ file: cfg.kubeconfig, env: process.env });
   const metrics = createControllerMetrics();
   // Lazy: a Temporal outage at start makes the controller unready, not crash-looping.
   const connection = Connection.lazy(cfg.temporal.connection);
@@ -244,6 +243,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
       await reconciler.stop();
       await servers.close();
       await connection.close();
+      kc.close();
       void synced;
       logger.info('controller stopped');
     },
