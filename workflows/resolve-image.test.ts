@@ -37,7 +37,10 @@ async function run(
   const result = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start<typeof resolveImage>('resolveImage', opts);
     const r = await handle.result();
-    maybeRecordHistory(`resolve-image-${name}`, await handle.fetchHistory());
+    await maybeRecordHistory(`resolve-image-${name}`, {
+      address: env.address,
+      workflowId: handle.workflowId,
+    });
     return r;
   });
   return { result, log, workflowId: opts.workflowId };

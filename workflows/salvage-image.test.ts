@@ -70,7 +70,7 @@ async function run(
       return { ...s, error };
     }
   });
-  maybeRecordHistory(name, await handle.fetchHistory());
+  await maybeRecordHistory(name, { address: env.address, workflowId: handle.workflowId });
   return out;
 }
 

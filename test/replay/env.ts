@@ -2,10 +2,11 @@
  * Shared Temporal test plumbing for the workflow tests and the replay test: a local dev server from the sandbox's
  * own `temporal` binary (never a download), with tote's search attributes registered, and one workflow bundle.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils.js';
+import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes.js';
@@ -50,12 +51,33 @@ export async function bundleWorkflows(): Promise<WorkflowBundle> {
   return { code };
 }
 
+/** The workflow execution a history is recorded from. */
+export interface RecordedExecution {
+  /** `host:port` of the test server (`TestWorkflowEnvironment.address`). */
+  address: string;
+  workflowId: string;
+  runId?: string;
+}
+
 /**
  * Writes a history under test/replay/histories when TOTE_RECORD_HISTORIES=1 (run the workflow tests with it after
- * a workflow changes shape, then commit the files: the replay test guards them).
+ * a workflow changes shape, then commit the files: the replay test guards them). The `temporal` CLI exports it,
+ * in the same JSON the Web UI downloads.
  */
-export function maybeRecordHistory(name: string, history: History | undefined): void {
-  if (process.env.TOTE_RECORD_HISTORIES !== '1' || !history) return;
+export async function maybeRecordHistory(name: string, exec: RecordedExecution): Promise<void> {
+  if (process.env.TOTE_RECORD_HISTORIES !== '1') return;
+  const args = [
+    'workflow',
+    'show',
+    '--address',
+    exec.address,
+    '--workflow-id',
+    exec.workflowId,
+    '--output',
+    'json',
+  ];
+  if (exec.runId) args.push('--run-id', exec.runId);
+  const { stdout } = await promisify(execFile)(toolPath('temporal'), args, { maxBuffer: 32 << 20 });
   mkdirSync(HISTORIES_DIR, { recursive: true });
-  writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), historyToJSON(history));
+  writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), stdout);
 }
