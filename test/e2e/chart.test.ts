@@ -62,7 +62,11 @@ const COMBOS: Record<string, Values> = {
     temporal: {
       embedded: false,
       address: 'temporal-frontend.temporal.svc:7233',
-      tls: { existingSecret: 'temporal-client', serverName: 'temporal.example.internal' },
+      tls: {
+        existingSecret: 'temporal-client',
+        caSecret: 'temporal-ca',
+        serverName: 'temporal.example.internal',
+      },
     },
   },
   'approve-mode': { mode: 'approve' },

@@ -69,7 +69,8 @@ app.kubernetes.io/part-of: tote
 {{- end }}
 
 {{- define "tote.temporalTLS" -}}
-{{- if or .Values.temporal.tls.enabled .Values.temporal.tls.existingSecret .Values.temporal.apiKey.existingSecret }}true{{ end }}
+{{- $t := .Values.temporal }}
+{{- if or $t.tls.enabled $t.tls.existingSecret $t.tls.caSecret $t.apiKey.existingSecret }}true{{ end }}
 {{- end }}
 
 {{/* Flags every Temporal client (controller, worker) gets. */}}
@@ -87,6 +88,9 @@ app.kubernetes.io/part-of: tote
 - --temporal-tls-cert=/etc/tote/temporal-tls/tls.crt
 - --temporal-tls-key=/etc/tote/temporal-tls/tls.key
 {{- end }}
+{{- if .Values.temporal.tls.caSecret }}
+- --temporal-tls-ca=/etc/tote/temporal-ca/ca.crt
+{{- end }}
 {{- if .Values.temporal.apiKey.existingSecret }}
 - --temporal-api-key-file=/etc/tote/temporal-api-key/{{ .Values.temporal.apiKey.key }}
 {{- end }}
@@ -96,6 +100,11 @@ app.kubernetes.io/part-of: tote
 {{- define "tote.temporalVolumes" -}}
 {{- with .Values.temporal.tls.existingSecret }}
 - name: temporal-tls
+  secret:
+    secretName: {{ . }}
+{{- end }}
+{{- with .Values.temporal.tls.caSecret }}
+- name: temporal-ca
   secret:
     secretName: {{ . }}
 {{- end }}
@@ -110,6 +119,11 @@ app.kubernetes.io/part-of: tote
 {{- if .Values.temporal.tls.existingSecret }}
 - name: temporal-tls
   mountPath: /etc/tote/temporal-tls
+  readOnly: true
+{{- end }}
+{{- if .Values.temporal.tls.caSecret }}
+- name: temporal-ca
+  mountPath: /etc/tote/temporal-ca
   readOnly: true
 {{- end }}
 {{- if .Values.temporal.apiKey.existingSecret }}
