@@ -7,6 +7,7 @@ import { createCleanupActivities } from './cleanup.js';
 import { createEventActivities } from './events.js';
 import { createInventoryActivities } from './inventory.js';
 import { createNotifyActivities } from './notify.js';
+import { createPlanActivities } from './plan.js';
 import { createPodActivities } from './pods.js';
 import { createPolicyActivities } from './policy.js';
 import { createRecordActivities } from './records.js';
@@ -21,6 +22,7 @@ export type ToteActivities = ReturnType<typeof createPolicyActivities> &
   ReturnType<typeof createTransferActivities> &
   ReturnType<typeof createRecordActivities> &
   ReturnType<typeof createPodActivities> &
+  ReturnType<typeof createPlanActivities> &
   ReturnType<typeof createRegistryActivities> &
   ReturnType<typeof createResolveActivities> &
   ReturnType<typeof createNotifyActivities> &
@@ -35,6 +37,7 @@ export function createActivities(deps: ActivityDeps): ToteActivities {
     ...createTransferActivities(deps),
     ...createRecordActivities(deps),
     ...createPodActivities(deps),
+    ...createPlanActivities(deps),
     ...createRegistryActivities(deps),
     ...createResolveActivities(deps),
     ...createNotifyActivities(deps),
@@ -48,6 +51,7 @@ export type { EmitEventInput } from './events.js';
 export type { LocateInput } from './inventory.js';
 export type { TransferInput } from './transfer.js';
 export type { RestartResult } from './pods.js';
+export type { PlanTransferInput, TransferPlan } from './plan.js';
 export type { PushInput } from './registry.js';
 export type { AgentResolution } from './resolve.js';
 export type { WebhookInput } from './notify.js';

@@ -79,6 +79,15 @@ describe('checkOptIn', () => {
   test('given a denied namespace, should refuse whatever the annotations say', async () => {
     expect(await withdrawn({}, { namespace: 'kube-system', name: 'x' })).toContain('kube-system');
   });
+
+  test('given an operator salvage (requireWorkload false), should pass without the workload annotation', async () => {
+    const run = (objs: Parameters<typeof activities>[0]) =>
+      new MockActivityEnvironment().run(activities(objs).checkOptIn, pod, { requireWorkload: false });
+    await expect(run({ pod: meta({}) })).resolves.toBeUndefined();
+    // The namespace's consent is still required.
+    const err = await run({ pod: meta({}), ns: meta({}) }).catch((e: unknown) => e);
+    expect((err as ApplicationFailure).type).toBe('OptInWithdrawn');
+  });
 });
 
 describe('loadPolicy', () => {

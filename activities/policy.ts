@@ -33,10 +33,19 @@ export async function workloadOptedIn(kube: KubePort, namespace: string, pod: Ob
   return false;
 }
 
+/** Options of `checkOptIn`. */
+export interface OptInCheck {
+  /**
+   * Whether the pod or its owners must carry `tote.dev/auto-salvage`. False for a salvage an operator asked for
+   * explicitly (`tote salvage`): the command replaces the automation opt-in, never the namespace's. @default true
+   */
+  requireWorkload?: boolean;
+}
+
 /** Builds the policy activities. */
 export function createPolicyActivities(deps: ActivityDeps): {
   loadPolicy(pod: PodRef): Promise<SalvagePolicy>;
-  checkOptIn(pod: PodRef): Promise<void>;
+  checkOptIn(pod: PodRef, opts?: OptInCheck): Promise<void>;
 } {
   const { kube, config } = deps;
   return {
@@ -54,8 +63,11 @@ export function createPolicyActivities(deps: ActivityDeps): {
       };
     },
 
-    /** Throws `OptInWithdrawn` unless the namespace and the workload still opt in and the pod still exists. */
-    async checkOptIn(pod: PodRef): Promise<void> {
+    /**
+     * Throws `OptInWithdrawn` unless the namespace and the workload still opt in and the pod still exists. With
+     * `requireWorkload: false` (an operator's `tote salvage`) the workload's annotation is not needed.
+     */
+    async checkOptIn(pod: PodRef, opts: OptInCheck = {}): Promise<void> {
       if (DENIED_NAMESPACES.includes(pod.namespace)) {
         throw optInWithdrawn(`namespace ${pod.namespace} is never touched by tote`);
       }
@@ -68,6 +80,7 @@ export function createPolicyActivities(deps: ActivityDeps): {
       if (!meta || (pod.uid && meta.uid && meta.uid !== pod.uid)) {
         throw optInWithdrawn(`pod ${pod.namespace}/${pod.name} no longer exists`);
       }
+      if (opts.requireWorkload === false) return;
       const opted = await mapFailures('read owners', () => workloadOptedIn(kube, pod.namespace, meta));
       if (!opted) {
         throw optInWithdrawn(

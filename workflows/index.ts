@@ -13,4 +13,5 @@ export {
 export { cleanupCorruptImage, type CleanupResult } from './cleanup-corrupt-image.js';
 export { reapSalvageRecords } from './reap-salvage-records.js';
 export { resolveImage, type ResolveImageInput, type ResolveImageResult } from './resolve-image.js';
+export { planSalvage, type PlanInput, type SalvagePlan } from './plan-salvage.js';
 export type * from './types.js';

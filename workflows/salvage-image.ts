@@ -103,8 +103,10 @@ async function awaitApproval(
 /** Re-checks opt-in; false when it was withdrawn. */
 async function stillOptedIn(run: SalvageRun): Promise<boolean> {
   try {
+    // An operator's explicit `tote salvage` stands in for the workload's auto-salvage annotation.
     await acts(KUBE, `Re-check opt-in of ${run.input.pod.namespace}/${run.input.pod.name}`).checkOptIn(
       run.input.pod,
+      { requireWorkload: !run.input.requestedBy },
     );
     return true;
   } catch (err) {

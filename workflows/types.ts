@@ -19,6 +19,11 @@ export interface SalvageInput {
   container?: string;
   /** The kubelet reason that triggered detection (ImagePullBackOff, ErrImagePull, …). */
   reason: string;
+  /**
+   * Who asked, when an operator started this salvage (`tote salvage`) rather than the controller: the workload's
+   * `tote.dev/auto-salvage` is then not required; the namespace's `tote.dev/allow` still is.
+   */
+  requestedBy?: string;
 }
 
 /** Phases of a salvage, also the values of the `SalvagePhase` search attribute. */

@@ -81,6 +81,17 @@ export function stubActivities(over: Partial<ToteActivities> = {}): { acts: Tote
     resolveTagOnAgents: async () => ({ digest: null, nodes: [] }),
     sendWebhook: async () => ({ sent: true, status: 200 }),
     removeImageRecord: async () => ({ removed: true }),
+    planTransfer: async (i) => ({
+      source: i.source.node,
+      blobs: 3,
+      totalBytes: 1000,
+      blobsPresent: 1,
+      bytesPresent: 400,
+      blobsToMove: 1,
+      bytesToMove: 500,
+      dedup: 'exact',
+      sourceComplete: true,
+    }),
   };
   const merged = { ...defaults, ...over } as Record<string, (...a: unknown[]) => Promise<unknown>>;
   const acts = Object.fromEntries(

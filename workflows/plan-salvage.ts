@@ -1,0 +1,127 @@
+/**
+ * `planSalvage`: what a salvage of `digest` onto `node` would do, without doing it (`tote salvage --dry-run`).
+ * It runs the same inventory as `salvageImage` (agents' containerd first, `Node.status.images` as a hint), reads
+ * the policy the pod's namespace would get, and asks the first source and the target how many bytes would cross
+ * the wire after dedup. Nothing is written, no event is emitted, no webhook is sent.
+ */
+import { ActivityFailure, ApplicationFailure, type ActivityOptions } from '@temporalio/workflow';
+import type { PlanTransferInput, TransferPlan } from '../activities/plan.js';
+import type { SalvagePolicy, SourceCandidate, SourceInventory } from '../activities/types.js';
+import { acts } from './acts.js';
+import { KUBE, NON_RETRYABLE } from './activity-options.js';
+import type { PodRef } from './types.js';
+
+export type { TransferPlan } from '../activities/plan.js';
+
+/** Input of `planSalvage`. */
+export interface PlanInput {
+  digest: string;
+  /** The node the image would land on. */
+  node: string;
+  /** The pod, when there is one: its namespace's `tote.dev/mode` decides the mode shown. */
+  pod?: PodRef;
+}
+
+/** What `planSalvage` returns. */
+export interface SalvagePlan {
+  digest: string;
+  targetNode: string;
+  /** The target's agent, when one answers. */
+  targetEndpoint?: string;
+  /** The target already holds the complete image: a salvage would only verify and restart the pod. */
+  targetHasImage: boolean;
+  /** Usable sources in the order a salvage tries them (complete copies; kubelet-hinted first). */
+  sources: SourceCandidate[];
+  /** Nodes with an incomplete copy, or only hinted by `Node.status.images` with no agent answering. */
+  skipped: SourceCandidate[];
+  /** The policy the salvage would run under, when a pod was given. */
+  policy?: SalvagePolicy;
+  /** The first source's transfer, when there is a source and a target agent. */
+  transfer?: TransferPlan;
+  /** Why a salvage would fail or not act, in words an operator can act on; empty when it would go ahead. */
+  problems: string[];
+}
+
+/** Planning is interactive: a few quick attempts, then the answer (an operator is waiting). */
+const PLAN: ActivityOptions = {
+  startToCloseTimeout: '1m',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+};
+
+function messageOf(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** The problems a salvage would meet, from the inventory, the policy and the transfer plan. */
+export function planProblems(
+  input: Pick<PlanInput, 'digest' | 'node'>,
+  inv: SourceInventory,
+  opts: { policy?: SalvagePolicy; transfer?: TransferPlan },
+): string[] {
+  const problems: string[] = [];
+  if (inv.targetHasImage) return problems;
+  if (!inv.targetEndpoint) problems.push(`no ready tote agent on target node ${input.node}`);
+  if (inv.sources.length === 0)
+    problems.push(`no node with a reachable tote agent holds a complete copy of ${input.digest}`);
+  const size = opts.transfer?.totalBytes ?? Math.max(0, ...inv.sources.map((s) => s.sizeBytes));
+  const max = opts.policy?.maxImageSizeBytes ?? 0;
+  if (max > 0 && size > max)
+    problems.push(`image is ${size} bytes, over the limit of ${max} bytes (--max-image-size)`);
+  if (opts.policy?.mode === 'detect-only')
+    problems.push('the namespace is in detect-only mode: tote would only report');
+  return problems;
+}
+
+async function planFirstSource(
+  input: PlanInput,
+  inv: SourceInventory,
+  problems: string[],
+): Promise<TransferPlan | undefined> {
+  const best = inv.sources.find((s) => s.endpoint);
+  if (inv.targetHasImage || !best?.endpoint || !inv.targetEndpoint) return undefined;
+  const req: PlanTransferInput = {
+    digest: input.digest,
+    source: { node: best.node, address: best.endpoint },
+    target: { node: input.node, address: inv.targetEndpoint },
+  };
+  try {
+    return await acts(PLAN, `Plan ${best.node} → ${input.node}`).planTransfer(req);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    problems.push(`source ${best.node} could not describe the image: ${messageOf(err)}`);
+    return undefined;
+  }
+}
+
+/** Plans the salvage of `input.digest` onto `input.node`; reads only. */
+export async function planSalvage(input: PlanInput): Promise<SalvagePlan> {
+  if (!/^sha256:[a-f0-9]{64}$/.test(input.digest)) {
+    throw ApplicationFailure.nonRetryable(`invalid digest "${input.digest}"`, 'InvalidImageReference');
+  }
+  const [inv, policy] = await Promise.all([
+    acts(PLAN, `Locate ${input.digest.slice(0, 19)}`).locateSources({
+      digest: input.digest,
+      targetNode: input.node,
+    }),
+    input.pod ? acts(KUBE, `Policy for ${input.pod.namespace}`).loadPolicy(input.pod) : undefined,
+  ]);
+  const extra: string[] = [];
+  const transfer = await planFirstSource(input, inv, extra);
+  return {
+    digest: input.digest,
+    targetNode: input.node,
+    ...(inv.targetEndpoint ? { targetEndpoint: inv.targetEndpoint } : {}),
+    targetHasImage: inv.targetHasImage,
+    sources: inv.sources,
+    skipped: inv.skipped,
+    ...(policy ? { policy } : {}),
+    ...(transfer ? { transfer } : {}),
+    problems: [...planProblems(input, inv, { policy, transfer }), ...extra],
+  };
+}
