@@ -19,6 +19,8 @@ export interface HealthOptions {
   port: number;
   /** Readiness: containerd reachable. Also sets the gRPC status (SERVING / NOT_SERVING). */
   ready: () => Promise<boolean>;
+  /** How often the gRPC status is refreshed when no probe asks. @default 10000 */
+  refreshMs?: number;
 }
 
 // A client speaking HTTP/2 without TLS starts with this preface (RFC 9113 §3.4); anything else is HTTP/1.
@@ -81,6 +83,10 @@ export async function startHealthServer(opts: HealthOptions): Promise<HealthServ
     });
     socket.on('error', () => socket.destroy());
   });
+  const refresh = setInterval(() => {
+    void opts.ready().then((ok) => health.setStatus('', ok ? 'SERVING' : 'NOT_SERVING'));
+  }, opts.refreshMs ?? 10_000);
+  refresh.unref();
   front.listen(opts.port, opts.host);
   await once(front, 'listening');
   const address = front.address();
@@ -88,6 +94,7 @@ export async function startHealthServer(opts: HealthOptions): Promise<HealthServ
     port: typeof address === 'object' && address ? address.port : opts.port,
     health,
     stop: async () => {
+      clearInterval(refresh);
       const closed = new Promise<void>((resolve) => front.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await closed;

@@ -217,3 +217,26 @@ test.each([
   expect(await codeOf(drain(agent('c').client.importFrom(req)))).toBe(status.INVALID_ARGUMENT);
   expect(agent('c').store.leaseIds()).toEqual([]);
 });
+
+test("given no names, the import records the source's names (and the CRI id record)", async () => {
+  const img = memImage();
+  seedImage(agent('a').store, img, 'quay.io/team/app:7');
+  const last = (await importImage(img, 'c', ['a'], [])).at(-1);
+  expect(last?.names.sort()).toEqual(
+    ['quay.io/team/app:7', `quay.io/team/app@${img.root.digest}`, img.platforms[0]?.config.digest].sort(),
+  );
+});
+
+test('metrics count bytes received, bytes sent and skipped blobs', async () => {
+  const base = randomBytes(4000);
+  const img = memImage({ baseLayers: [base], layerSizes: [6000] });
+  seedImage(agent('a').store, img, NAME);
+  agent('c').store.seedBlob(base);
+  await importImage(img, 'c', ['a']);
+  const metric = async (n: string, name: string): Promise<number> =>
+    Number(/ (\d+)$/m.exec(await agent(n).registry.getSingleMetricAsString(name))?.[1]);
+  const leaves = leafBytes(img) - base.length;
+  expect(await metric('c', 'tote_agent_bytes_received_total')).toBe(leaves);
+  expect(await metric('a', 'tote_agent_bytes_sent_total')).toBeGreaterThanOrEqual(leaves);
+  expect(await metric('c', 'tote_agent_blobs_skipped_total')).toBe(1);
+});

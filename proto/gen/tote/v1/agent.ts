@@ -226,7 +226,7 @@ export interface ImportFromResponse {
   /** Bytes of the image present locally so far (skipped blobs count) and in total. */
   bytesDone: string;
   bytesTotal: string;
-  /** Bytes that crossed the wire in this call. */
+  /** Config and layer bytes that crossed the wire in this call (manifests, a few KiB, are not counted). */
   bytesReceived: string;
   blobsTotal: number;
   blobsDone: number;
@@ -2742,7 +2742,10 @@ export const AgentService = {
       Buffer.from(PrepareExportResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PrepareExportResponse => PrepareExportResponse.decode(value),
   },
-  /** ReadBlob streams one blob of the session's image from an offset. */
+  /**
+   * ReadBlob streams one blob of the session's image from an offset. UNAUTHENTICATED for a missing, unknown or
+   * expired token; PERMISSION_DENIED for a blob outside the session's image or a caller that is not its target.
+   */
   readBlob: {
     path: "/tote.v1.Agent/ReadBlob" as const,
     requestStream: false as const,
@@ -2752,7 +2755,12 @@ export const AgentService = {
     responseSerialize: (value: ReadBlobResponse): Buffer => Buffer.from(ReadBlobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReadBlobResponse => ReadBlobResponse.decode(value),
   },
-  /** ImportFrom pulls the missing blobs of an image from source agents and creates the image records. */
+  /**
+   * ImportFrom pulls the missing blobs of an image from source agents and creates the image records.
+   * Errors: INVALID_ARGUMENT (request), FAILED_PRECONDITION (image over --max-image-size, no source holds it),
+   * DATA_LOSS (bytes failed digest verification on every source), UNAVAILABLE / RESOURCE_EXHAUSTED (sources
+   * down or busy: retry, the import resumes from what is committed).
+   */
   importFrom: {
     path: "/tote.v1.Agent/ImportFrom" as const,
     requestStream: false as const,
@@ -2785,9 +2793,17 @@ export interface AgentServer extends UntypedServiceImplementation {
   removeImage: handleUnaryCall<RemoveImageRequest, RemoveImageResponse>;
   /** PrepareExport registers a transfer session on the source and describes the image's blobs. */
   prepareExport: handleUnaryCall<PrepareExportRequest, PrepareExportResponse>;
-  /** ReadBlob streams one blob of the session's image from an offset. */
+  /**
+   * ReadBlob streams one blob of the session's image from an offset. UNAUTHENTICATED for a missing, unknown or
+   * expired token; PERMISSION_DENIED for a blob outside the session's image or a caller that is not its target.
+   */
   readBlob: handleServerStreamingCall<ReadBlobRequest, ReadBlobResponse>;
-  /** ImportFrom pulls the missing blobs of an image from source agents and creates the image records. */
+  /**
+   * ImportFrom pulls the missing blobs of an image from source agents and creates the image records.
+   * Errors: INVALID_ARGUMENT (request), FAILED_PRECONDITION (image over --max-image-size, no source holds it),
+   * DATA_LOSS (bytes failed digest verification on every source), UNAVAILABLE / RESOURCE_EXHAUSTED (sources
+   * down or busy: retry, the import resumes from what is committed).
+   */
   importFrom: handleServerStreamingCall<ImportFromRequest, ImportFromResponse>;
   /** PushImage pushes an image from the local content store to an OCI registry. */
   pushImage: handleServerStreamingCall<PushImageRequest, PushImageResponse>;
@@ -2874,14 +2890,22 @@ export interface AgentClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PrepareExportResponse) => void,
   ): ClientUnaryCall;
-  /** ReadBlob streams one blob of the session's image from an offset. */
+  /**
+   * ReadBlob streams one blob of the session's image from an offset. UNAUTHENTICATED for a missing, unknown or
+   * expired token; PERMISSION_DENIED for a blob outside the session's image or a caller that is not its target.
+   */
   readBlob(request: ReadBlobRequest, options?: Partial<CallOptions>): ClientReadableStream<ReadBlobResponse>;
   readBlob(
     request: ReadBlobRequest,
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ReadBlobResponse>;
-  /** ImportFrom pulls the missing blobs of an image from source agents and creates the image records. */
+  /**
+   * ImportFrom pulls the missing blobs of an image from source agents and creates the image records.
+   * Errors: INVALID_ARGUMENT (request), FAILED_PRECONDITION (image over --max-image-size, no source holds it),
+   * DATA_LOSS (bytes failed digest verification on every source), UNAVAILABLE / RESOURCE_EXHAUSTED (sources
+   * down or busy: retry, the import resumes from what is committed).
+   */
   importFrom(request: ImportFromRequest, options?: Partial<CallOptions>): ClientReadableStream<ImportFromResponse>;
   importFrom(
     request: ImportFromRequest,
