@@ -93,6 +93,18 @@ build_kube_apiserver() {
     k8s.io/kubernetes/cmd/kube-apiserver
 }
 
+# kubectl comes from the same module set as kube-apiserver; the demo and the docs use it to show events.
+build_kubectl() {
+  local out="$1" minor; minor="$(echo "$KUBE_VERSION" | cut -d. -f2)"
+  cp -r "$CACHE/kube-apiserver-$KUBE_VERSION/src/." "$out/src/"
+  cd "$out/src"
+  go get "k8s.io/kubernetes/cmd/kubectl@$KUBE_VERSION"
+  go build -trimpath -o "$out/bin/kubectl" -ldflags "-s -w \
+    -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
+    -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+    k8s.io/kubernetes/cmd/kubectl
+}
+
 build_helm() {
   local out="$1"; cd "$out/src"
   # A go-installed helm reports "v3.22" and assumes Kubernetes v1.20 for `helm template`/`lint` (capabilities are
@@ -112,6 +124,11 @@ done_step
 step "kube-apiserver $KUBE_VERSION (Go module proxy; 10-25 min cold)"
 HINT="see $CACHE/kube-apiserver-$KUBE_VERSION.log; the build needs ~4 GB of memory and ~3 GB of disk"
 go_build kube-apiserver "$KUBE_VERSION" build_kube_apiserver
+done_step
+
+step "kubectl $KUBE_VERSION (Go module proxy)"
+HINT="see $CACHE/kubectl-$KUBE_VERSION.log"
+go_build kubectl "$KUBE_VERSION" build_kubectl
 done_step
 
 step "helm $HELM_VERSION (Go module proxy)"

@@ -6,12 +6,12 @@ import { ApiextensionsV1Api, KubernetesObjectApi, type KubernetesObject } from '
 import { parseAllDocuments } from 'yaml';
 import type { Kube } from './kube.js';
 import { waitFor } from './ports.js';
-import { toolPath } from './tools.js';
+import { repoRoot, toolPath } from './tools.js';
 
 const execFileP = promisify(execFile);
 
 /** The chart, relative to the repository root. */
-export const CHART_DIR = path.resolve('charts/tote');
+export const CHART_DIR = path.join(repoRoot(), 'charts', 'tote');
 
 /** Release name and namespace the sandbox installs the chart's identities under. */
 export const RELEASE = { name: 'tote', namespace: 'tote-system' } as const;

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Where `hack/setup-tools.sh` links every tool. @default /var/cache/tote-tools/bin */
 export function toolsBin(): string {
@@ -15,4 +16,19 @@ export function toolPath(name: string): string {
     throw new Error(`tool "${name}" not found at ${p}: run "make setup" (bash hack/setup-tools.sh) first`);
   }
   return p;
+}
+
+/**
+ * The repository root (where tote's package.json is), found from this module's location, so the harness works
+ * from any working directory and from both the sources and the compiled `dist/`.
+ */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'charts', 'tote')))
+      return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the tote repository root above the harness');
+    dir = up;
+  }
 }

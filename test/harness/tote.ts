@@ -3,9 +3,10 @@ import { createCA, issueCert, type CA, type CertFiles } from './pki.js';
 import { freePort, waitFor } from './ports.js';
 import type { Managed } from './run.js';
 import { nodeIP, type Sandbox } from './sandbox.js';
+import { repoRoot } from './tools.js';
 
 /** The compiled CLI every tote process runs from (`npm run build` makes it), as in production. */
-export const TOTE_BIN = path.resolve('bin/tote.js');
+export const TOTE_BIN = path.join(repoRoot(), 'bin', 'tote.js');
 
 /** mTLS material for agents and their clients: one CA, a certificate per agent and one for workers. */
 export interface TotePki {
