@@ -36,13 +36,25 @@ type Meta = { uid?: string; annotations: Record<string, string>; ownerReferences
 type OwnerRef = { kind: string; name: string; controller?: boolean };
 type PodRef = { namespace: string; name: string; uid?: string };
 
+/**
+ * The generated API runs middleware in its own minimal observable: `pre` must return something with
+ * `toPromise()` (and `pipe`), as the library's own `setHeaderOptions` middleware does.
+ */
+function observableOf<T>(value: T): { toPromise(): Promise<T>; pipe<R>(f: (v: T) => R): unknown } {
+  const promise = Promise.resolve(value);
+  return { toPromise: () => promise, pipe: (f) => observableOf(promise.then(f)) };
+}
+
 /** Per-call options: the abort signal (and a Content-Type for patches) as request middleware. */
 export function callOptions(signal?: AbortSignal, contentType?: string): ConfigurationOptions {
   const base = contentType ? setHeaderOptions('Content-Type', contentType) : {};
   if (!signal) return base as ConfigurationOptions;
   const withSignal = {
-    pre: async (ctx: { setSignal(s: AbortSignal): void }) => (ctx.setSignal(signal), ctx),
-    post: async <T>(res: T) => res,
+    pre: (ctx: { setSignal(s: AbortSignal): void }) => {
+      ctx.setSignal(signal);
+      return observableOf(ctx);
+    },
+    post: <T>(res: T) => observableOf(res),
   };
   const middleware = [...((base as { middleware?: unknown[] }).middleware ?? []), withSignal];
   return { ...base, middleware, middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions;
