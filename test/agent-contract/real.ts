@@ -39,6 +39,8 @@ export interface RealCluster {
 
 /** Options of {@link startRealCluster}. */
 export interface RealClusterOptions {
+  /** Plaintext agents (--insecure-dev) instead of mTLS: only to measure what TLS costs. */
+  insecure?: boolean;
   /** Extra agent flags by node name (e.g. a small --chunk-size). */
   args?: Record<string, string[]>;
   /** Override the containerd socket the agent dials (missing-socket tests). */
@@ -78,12 +80,9 @@ async function startNode(
     String(healthPort),
     '--metrics-addr',
     `127.0.0.1:${metricsPort}`,
-    '--tls-cert',
-    pki.cert.cert,
-    '--tls-key',
-    pki.cert.key,
-    '--tls-ca',
-    pki.ca.cert,
+    ...(opts.insecure
+      ? ['--insecure-dev']
+      : ['--tls-cert', pki.cert.cert, '--tls-key', pki.cert.key, '--tls-ca', pki.ca.cert]),
     ...(opts.args?.[name] ?? []),
   ];
   const node: RealNode = {
@@ -143,7 +142,10 @@ export async function startRealCluster(
     ca,
     worker,
     node,
-    client: (name) => new AgentClient({ address: node(name).address, tls: { ...worker, ca: ca.cert } }),
+    client: (name) =>
+      opts.insecure
+        ? new AgentClient({ address: node(name).address, insecure: true })
+        : new AgentClient({ address: node(name).address, tls: { ...worker, ca: ca.cert } }),
   };
 }
 
