@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerApprove } from './approve.js';
 import { registerController } from './controller.js';
 import { registerDemo } from './demo.js';
+import { registerSalvage } from './salvage.js';
+import { registerStatus } from './status.js';
 import { registerWorker } from './worker.js';
 
 /**
@@ -12,5 +15,8 @@ export function registerCommands(program: Command): void {
   registerDemo(program);
   registerAgent(program);
   registerController(program);
+  registerSalvage(program);
+  registerApprove(program);
+  registerStatus(program);
   registerWorker(program);
 }
