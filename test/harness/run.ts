@@ -44,6 +44,8 @@ export interface Managed {
 export class Run {
   readonly dir: string;
   readonly logsDir: string;
+  /** When the run was created (ms since the epoch). */
+  readonly startedAt = Date.now();
   private readonly managed: Managed[] = [];
   private stopped = false;
 

@@ -1,0 +1,161 @@
+/**
+ * The story `tote demo` tells, step by step, on a running sandbox and tote stack: an image that only node-1
+ * still caches, a registry that lost it, a pod on node-2 that cannot pull it, and tote salvaging it.
+ */
+import { EventsV1Api } from '@kubernetes/client-node';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { salvageWorkflowId } from '../common/names.js';
+import { listImages } from '../test/harness/containerd.js';
+import { buildImage, importToNode, pushToRegistry, type BuiltImage } from '../test/harness/images.js';
+import { createDeployment, createNamespace, setPodImageFailure } from '../test/harness/pods.js';
+import { waitFor } from '../test/harness/ports.js';
+import { MANIFEST_ACCEPT } from '../test/harness/registry.js';
+import type { Sandbox } from '../test/harness/sandbox.js';
+import { progressQuery, type SalvageResult } from '../workflows/index.js';
+import { workflowUrl } from './connect.js';
+import { formatBytes, ProgressLine, RateMeter, type OutStream, type Style } from './output.js';
+
+/** What the story runs on. */
+export interface Stage {
+  sb: Sandbox;
+  client: Client;
+  out: OutStream;
+  style: Style;
+}
+
+/** The demo image: where it lives and under which names. */
+export interface DemoImage {
+  image: BuiltImage;
+  repo: string;
+  ref: string;
+}
+
+const NAMESPACE = 'shop';
+const DEPLOYMENT = 'web';
+
+function say(st: Stage, line: string): void {
+  st.out.write(`${line}\n`);
+}
+
+/** Builds the image on node-1 only, pushes it, then deletes it from the registry: the outage. */
+export async function seedLostImage(st: Stage, layerMiB: number): Promise<DemoImage> {
+  const registry = st.sb.registry;
+  if (!registry) throw new Error('the demo needs the sandbox registry');
+  const image = await buildImage(st.sb.run, { layers: 4, layerSize: layerMiB << 20, name: 'demo-web' });
+  const repo = `${registry.host}/demo/web`;
+  const ref = `${repo}:1.0`;
+  await importToNode(st.sb.node('node-1'), image, ref);
+  await st.sb.syncNodeImages('node-1');
+  await pushToRegistry(image, registry, 'demo/web:1.0');
+  const del = await fetch(`${registry.url}/v2/demo/web/manifests/${image.digest}`, { method: 'DELETE' });
+  if (del.status !== 202) throw new Error(`registry refused to delete the demo image: HTTP ${del.status}`);
+  say(
+    st,
+    `${st.style.bold('1.')} Built ${ref} (${formatBytes(image.totalSize)}, ${image.digest.slice(0, 19)}…)`,
+  );
+  say(st, `   It is cached on node-1 only, and the registry has just lost it (manifest deleted).`);
+  return { image, repo, ref };
+}
+
+/** Creates the opted-in Deployment whose pod lands on node-2 and reports ErrImagePull, as kubelet would. */
+export async function breakPod(st: Stage, img: DemoImage): Promise<string> {
+  const kc = st.sb.kube.kubeConfig();
+  await createNamespace(kc, NAMESPACE, { 'tote.dev/allow': 'true' });
+  const chain = await createDeployment(kc, {
+    namespace: NAMESPACE,
+    name: DEPLOYMENT,
+    nodeName: 'node-2',
+    image: img.ref,
+    podAnnotations: { 'tote.dev/auto-salvage': 'true' },
+  });
+  const pod = chain.pod.metadata?.name ?? '';
+  await setPodImageFailure(kc, {
+    namespace: NAMESPACE,
+    name: pod,
+    container: 'app',
+    reason: 'ErrImagePull',
+  });
+  say(
+    st,
+    `${st.style.bold('2.')} Deployment ${NAMESPACE}/${DEPLOYMENT} (opted in) has pod ${pod} on node-2: ErrImagePull.`,
+  );
+  return pod;
+}
+
+/** Waits for the controller's salvage workflow and prints its detection event and Web UI link. */
+export async function awaitDetection(st: Stage, img: DemoImage, pod: string): Promise<WorkflowHandle> {
+  const id = salvageWorkflowId(img.image.digest, 'node-2');
+  const handle = st.client.workflow.getHandle(id);
+  await waitFor('the salvage workflow', async () => (await handle.describe()).workflowId === id, 60_000);
+  const events = st.sb.kube.kubeConfig().makeApiClient(EventsV1Api);
+  const detected = await waitFor(
+    'the ImageSalvageable event',
+    async () => {
+      const list = await events.listNamespacedEvent({ namespace: NAMESPACE });
+      return list.items.find((e) => e.regarding?.name === pod && e.reason === 'ImageSalvageable') ?? false;
+    },
+    60_000,
+  );
+  say(st, `${st.style.bold('3.')} tote detected it and started workflow ${st.style.cyan(id)}`);
+  say(st, `   Event ${detected.type}/${detected.reason}: ${detected.note ?? ''}`);
+  const url = workflowUrl({ uiUrl: st.sb.temporal.uiUrl, namespace: st.sb.temporal.namespace }, id);
+  say(st, `   Web UI: ${url ?? '(headless)'}`);
+  return handle;
+}
+
+/** Draws the transfer progress until the workflow ends; returns its result. */
+export async function followTransfer(st: Stage, handle: WorkflowHandle): Promise<SalvageResult> {
+  say(st, `${st.style.bold('4.')} Streaming the image node to node, blob by blob:`);
+  const line = new ProgressLine(st.out, st.style);
+  const meter = new RateMeter();
+  const result = handle.result() as Promise<SalvageResult>;
+  let finished = false;
+  void result.finally(() => (finished = true)).catch(() => undefined);
+  while (!finished) {
+    const p = await handle.query(progressQuery).catch(() => undefined);
+    if (p) {
+      meter.add(Date.now(), p.bytesDone);
+      line.update({
+        phase: p.phase,
+        bytesDone: p.bytesDone,
+        bytesTotal: p.bytesTotal,
+        rate: meter.rate(),
+        note: p.source ? `from ${p.source}` : '',
+      });
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  line.done();
+  return result;
+}
+
+/** Checks node-2's containerd and the backup registry, and prints the outcome. */
+export async function verifyOutcome(st: Stage, img: DemoImage, r: SalvageResult): Promise<boolean> {
+  const onTarget = (await listImages(st.sb.node('node-2'))).filter((i) => i.digest === img.image.digest);
+  const same = onTarget.length > 0;
+  say(
+    st,
+    `${st.style.bold('5.')} Salvage ${r.outcome === 'salvaged' ? 'complete' : r.outcome}: ${formatBytes(r.bytes ?? 0)} from ${r.source ?? '-'}; pod restarted: ${r.podRestarted ? 'yes' : 'no'}`,
+  );
+  say(st, `   node-2 now holds ${onTarget.map((i) => i.name).join(', ') || 'nothing'}`);
+  say(
+    st,
+    same
+      ? `   ${st.style.green('digests match')}: ${img.image.digest}`
+      : `   ${st.style.red('digest mismatch')}`,
+  );
+  if (r.pushedTo && st.sb.registry) {
+    const [, path, tag] = /^[^/]+\/(.+):([^:]+)$/.exec(r.pushedTo) ?? [];
+    const res = await fetch(`${st.sb.registry.url}/v2/${path}/manifests/${tag}`, {
+      method: 'HEAD',
+      headers: { accept: MANIFEST_ACCEPT },
+    });
+    say(
+      st,
+      `${st.style.bold('6.')} Backed up to ${r.pushedTo} (registry answers HTTP ${res.status}, digest ${res.headers.get('docker-content-digest') ?? '-'})`,
+    );
+  } else {
+    say(st, `${st.style.bold('6.')} Backup push: ${st.style.yellow('not done')} (see the workflow history)`);
+  }
+  return same && r.outcome === 'salvaged';
+}
