@@ -65,7 +65,7 @@ export interface InformerOptions<T, S> {
   initialBackoffMs?: number;
   /** @default 30000 */
   maxBackoffMs?: number;
-  /** Page size of list calls, which bounds memory while listing. @default 500 */
+  /** Page size of list calls: small pages keep the transient garbage of a 10,000-pod list (and so RSS) low. @default 100 */
   pageSize?: number;
   /** Server-side watch timeout; the watch is renewed from the last resourceVersion after it. @default 300 */
   watchTimeoutSeconds?: number;
@@ -214,7 +214,7 @@ export class Informer<T, S> {
 
   /** Lists every page, then replaces the cache, emitting add/update/delete for the differences. */
   private async relist(): Promise<void> {
-    const { pageSize = 500 } = this.opts;
+    const { pageSize = 100 } = this.opts;
     const next = new Map<string, S>();
     let page: ListPage<T> | undefined;
     do {

@@ -58,7 +58,14 @@ test.each([
     { kubeconfig: '/nonexistent/kubeconfig' },
     '--kubeconfig: invalid value "/nonexistent/kubeconfig"; accepted: a readable file',
   ],
-  [{ temporalTlsCert: '/x.crt' }, '--temporal-tls-cert and --temporal-tls-key must be given together'],
+  [
+    { temporalTlsCert: file('alone.crt', 'C') },
+    '--temporal-tls-cert and --temporal-tls-key must be given together',
+  ],
+  [
+    { temporalTlsCa: '/nonexistent/ca.crt' },
+    '--temporal-tls-ca: invalid value "/nonexistent/ca.crt"; accepted: a readable file',
+  ],
   [{ logLevel: 'loud' }, '--log-level: invalid value "loud"'],
 ])('given %j, the error names the flag', (flags, message) => {
   expect(() => parseControllerConfig(flags, {})).toThrow(ConfigError);

@@ -2,9 +2,10 @@
  * Configuration of `tote controller`: flags (DESIGN §2) with `TOTE_*` environment fallbacks, validated once at
  * start. A bad value throws a {@link ConfigError} naming the flag and the accepted values.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import type { ConnectionOptions } from '@temporalio/client';
 import { SALVAGE_MODES, TASK_QUEUE, type SalvageMode } from '../common/names.js';
+import { temporalConnectionOptions } from '../infra/temporal.js';
 
 /** A configuration value that stops the process. */
 export class ConfigError extends Error {
@@ -189,44 +190,27 @@ function nonEmpty(key: ControllerFlag, value: string | undefined): string {
   return value.trim();
 }
 
-function apiKey(get: Get, env: Record<string, string | undefined>): string | undefined {
-  const file = get('temporalApiKeyFile');
-  if (!file) return env.TOTE_TEMPORAL_API_KEY || undefined;
-  const key = readFileSync(readable('temporalApiKeyFile', file), 'utf8').trim();
-  if (!key) throw bad('temporalApiKeyFile', file, 'a file holding a non-empty API key');
-  return key;
-}
-
-function clientCertPair(get: Get): { crt: Buffer; key: Buffer } | undefined {
-  const [cert, key] = [get('temporalTlsCert'), get('temporalTlsKey')];
-  if (!cert !== !key)
-    throw new ConfigError('--temporal-tls-cert and --temporal-tls-key must be given together');
-  if (!cert || !key) return undefined;
-  return {
-    crt: readFileSync(readable('temporalTlsCert', cert)),
-    key: readFileSync(readable('temporalTlsKey', key)),
-  };
-}
-
-/** TLS options from the flags; undefined when none asks for TLS. */
-function temporalTls(get: Get): ConnectionOptions['tls'] {
-  const pair = clientCertPair(get);
-  const [ca, serverName] = [get('temporalTlsCa'), get('temporalTlsServerName')];
-  if (!bool('temporalTls', get('temporalTls')) && !pair && !ca && !serverName) return undefined;
-  return {
-    ...(serverName ? { serverNameOverride: serverName } : {}),
-    ...(ca ? { serverRootCACertificate: readFileSync(readable('temporalTlsCa', ca)) } : {}),
-    ...(pair ? { clientCertPair: pair } : {}),
-  };
-}
-
-/** Temporal connection options: TLS from the flags, an API key (which turns TLS on by itself). */
+/** Temporal connection options through infra/temporal.ts (shared with the worker and the CLI). */
 function temporalConnection(get: Get, env: Record<string, string | undefined>): ConnectionOptions {
-  const address = get('temporalAddress') ?? '';
-  hostPort('temporalAddress', address, 'temporal.example:7233');
-  const tls = temporalTls(get);
-  const k = apiKey(get, env);
-  return { address, ...(tls ? { tls } : {}), ...(k ? { apiKey: k } : {}) };
+  const fileOk = (k: ControllerFlag): string | undefined => {
+    const v = get(k);
+    return v === undefined ? undefined : readable(k, v);
+  };
+  try {
+    return temporalConnectionOptions({
+      address: get('temporalAddress') ?? '',
+      tls: bool('temporalTls', get('temporalTls')),
+      tlsCert: fileOk('temporalTlsCert'),
+      tlsKey: fileOk('temporalTlsKey'),
+      tlsCa: fileOk('temporalTlsCa'),
+      tlsServerName: get('temporalTlsServerName'),
+      apiKeyFile: fileOk('temporalApiKeyFile'),
+      apiKey: env.TOTE_TEMPORAL_API_KEY,
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /**
