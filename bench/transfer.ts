@@ -7,6 +7,7 @@
  * Size knobs: TOTE_BENCH_LAYERS (default 8), TOTE_BENCH_LAYER_MIB (default 64).
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { copyBlob } from '../agent/blob-copy.js';
 import { ContainerdStore } from '../agent/containerd-store.js';
@@ -97,6 +98,13 @@ async function agentPush(cluster: RealCluster, digest: string, target: string): 
   }
 }
 
+/** Peak resident memory of an agent process (VmHWM), in MiB: flat whatever the image size. */
+function peakRssMiB(cluster: RealCluster, node: string): number {
+  const pid = cluster.node(node).managed.child.pid;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
 async function main(): Promise<void> {
   const run = Run.create('bench-transfer');
   try {
@@ -157,6 +165,8 @@ async function main(): Promise<void> {
     line('transfer_ctr_unpack_seconds', ctrUnpack, 's');
     line('transfer_agents_seconds', agents, 's');
     line('transfer_agents_throughput', mib / agents, 'MiB/s');
+    line('agent_source_peak_rss', peakRssMiB(cluster, 'a'), 'MiB');
+    line('agent_target_peak_rss', peakRssMiB(cluster, 'b'), 'MiB');
     line('dedup_bytes_received', received / MiB, 'MiB');
     line('dedup_seconds', dedup, 's');
     line('dedup_speedup', agents / dedup, 'x');

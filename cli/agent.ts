@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigError, FLAGS, parseAgentConfig, startAgent, type RawAgentFlags } from '../workers/agent.js';
+import { ConfigError, FLAGS, parseAgentConfig, type RawAgentFlags } from '../workers/agent-config.js';
 import { UserError } from './errors.js';
 
 const HELP: Record<keyof typeof FLAGS, string> = {
@@ -50,6 +50,8 @@ export function registerAgent(program: Command): void {
       if (err instanceof ConfigError) throw new UserError(err.message, 2);
       throw err;
     }
+    // Loaded on demand: `tote agent` pulls in nothing of the other subcommands (Temporal, Kubernetes).
+    const { startAgent } = await import('../workers/agent.js');
     const agent = await startAgent(cfg);
     await untilSignal();
     await agent.stop();
