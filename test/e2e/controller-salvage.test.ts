@@ -1,0 +1,151 @@
+/**
+ * The whole story with nobody starting a workflow by hand: real containerd nodes, agents over mTLS, `tote worker`
+ * and `tote controller` as processes under the chart's ServiceAccounts. A Deployment's pod fails to pull an image
+ * that only node-1's containerd caches; the controller starts the salvage, the worker moves the image onto
+ * node-2 through the agents, and the owned pod is deleted so it restarts with the image present.
+ */
+import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import { installChartIdentities, type ChartIdentities } from '../harness/chart-rbac.js';
+import { listImages } from '../harness/containerd.js';
+import { startToteController, type ControllerProcess } from '../harness/controller.js';
+import { buildImage, importToNode } from '../harness/images.js';
+import { createDeployment, createNamespace, setPodImageFailure } from '../harness/pods.js';
+import { freePort, waitFor } from '../harness/ports.js';
+import type { Managed } from '../harness/run.js';
+import { startSandbox, type Sandbox } from '../harness/sandbox.js';
+import { createTotePki, startAgents, TOTE_BIN, untilReady, type TotePki } from '../harness/tote.js';
+import type { SalvageResult } from '../../workflows/index.js';
+
+const OPT_IN = { 'tote.dev/auto-salvage': 'true' };
+
+let sb: Sandbox;
+let kc: KubeConfig;
+let ids: ChartIdentities;
+let connection: Connection;
+let client: Client;
+let controller: ControllerProcess;
+
+async function startWorker(pki: TotePki, agentPort: number): Promise<Managed> {
+  const [metricsPort, healthPort] = [await freePort(), await freePort()];
+  const worker = sb.run.spawn({
+    name: 'worker',
+    cmd: process.execPath,
+    args: [
+      TOTE_BIN,
+      'worker',
+      `--kubeconfig=${ids.workerKubeconfig}`,
+      `--temporal-address=${sb.temporal.address}`,
+      `--agent-endpoint-template={nodeIP}:${agentPort}`,
+      `--tls-cert=${pki.worker.cert}`,
+      `--tls-key=${pki.worker.key}`,
+      `--tls-ca=${pki.ca.cert}`,
+      `--metrics-addr=127.0.0.1:${metricsPort}`,
+      `--health-port=${healthPort}`,
+    ],
+  });
+  const ready = `http://127.0.0.1:${healthPort}/readyz`;
+  await untilReady(
+    worker,
+    'tote worker',
+    async () => (await fetch(ready).catch(() => undefined))?.ok ?? false,
+  );
+  return worker;
+}
+
+beforeAll(async () => {
+  sb = await startSandbox({ label: 'e2e-controller-salvage', nodes: 2, registry: false });
+  try {
+    kc = sb.kube.kubeConfig();
+    ids = await installChartIdentities(sb.kube);
+    const pki = createTotePki(sb);
+    const agents = await startAgents(sb, pki);
+    await startWorker(pki, Number(agents[0]?.address.split(':')[1]));
+    controller = await startToteController(sb.run, {
+      kubeconfig: ids.controllerKubeconfig,
+      temporalAddress: sb.temporal.address,
+    });
+    await createNamespace(kc, 'shop', { 'tote.dev/allow': 'true' });
+    connection = await Connection.connect({ address: sb.temporal.address });
+    client = new Client({ connection, namespace: sb.temporal.namespace });
+    console.log(`controller salvage e2e run: ${sb.run.dir}`);
+  } catch (err) {
+    console.error(sb.run.tailLogs(40));
+    await sb.stop();
+    throw err;
+  }
+}, 600_000);
+
+afterAll(async () => {
+  await connection?.close();
+  await sb?.stop();
+});
+
+async function salvageResult(workflowId: string): Promise<SalvageResult> {
+  const handle = client.workflow.getHandle(workflowId);
+  await waitFor(
+    `workflow ${workflowId} to start`,
+    async () => (await handle.describe().catch(() => false)) !== false,
+    60_000,
+  );
+  return (await handle.result()) as SalvageResult;
+}
+
+async function podGone(namespace: string, name: string): Promise<boolean> {
+  try {
+    await kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace, name });
+    return false;
+  } catch (err) {
+    if (err instanceof ApiException && err.code === 404) return true;
+    throw err;
+  }
+}
+
+async function failingDeployment(name: string, image: string): Promise<string> {
+  const { pod } = await createDeployment(kc, {
+    namespace: 'shop',
+    name,
+    nodeName: 'node-2',
+    image,
+    annotations: OPT_IN,
+  });
+  const podName = pod.metadata?.name ?? '';
+  await setPodImageFailure(kc, {
+    namespace: 'shop',
+    name: podName,
+    container: 'app',
+    reason: 'ErrImagePull',
+  });
+  return podName;
+}
+
+test('given an image cached only on node-1, a failing pod on node-2 is salvaged end to end by the controller', async () => {
+  const img = await buildImage(sb.run, { layers: 3, layerSize: 512 << 10 });
+  const repo = 'registry.invalid/tote/shop';
+  await importToNode(sb.node('node-1'), img, `${repo}:v1`);
+  await sb.syncNodeImages('node-1');
+  const podName = await failingDeployment('web', `${repo}@${img.digest}`);
+
+  const result = await salvageResult(`salvage/${img.digest}/node-2`);
+
+  expect(result).toMatchObject({ outcome: 'salvaged', source: 'node-1', podRestarted: true });
+  expect((await listImages(sb.node('node-2'))).some((r) => r.digest === img.digest)).toBe(true);
+  await waitFor('the failed pod to be deleted for a restart', () => podGone('shop', podName));
+  expect(
+    await controller.metric('tote_detected_failures_total', { reason: 'ErrImagePull' }),
+  ).toBeGreaterThanOrEqual(1);
+}, 300_000);
+
+test('given a tag-only image that Node.status.images pairs with a digest, the tag is resolved and salvaged', async () => {
+  const img = await buildImage(sb.run, { layers: 2, layerSize: 256 << 10 });
+  const ref = 'registry.invalid/tote/catalog:2.0';
+  await importToNode(sb.node('node-1'), img, ref);
+  await sb.syncNodeImages('node-1');
+  await failingDeployment('catalog', ref);
+
+  const result = await salvageResult(`salvage/${img.digest}/node-2`);
+
+  expect(result.outcome).toBe('salvaged');
+  const onTarget = await listImages(sb.node('node-2'));
+  expect(onTarget.find((r) => r.name === ref)?.digest).toBe(img.digest);
+}, 300_000);
