@@ -25,6 +25,8 @@ export interface TemporalOptions {
 export interface RestartOptions {
   /** SIGKILL instead of SIGTERM: a crash rather than a clean shutdown. @default false */
   kill?: boolean;
+  /** How long the server stays down between the stop and the new start (fault injection). @default 0 */
+  downMs?: number;
 }
 
 /** A running `temporal server start-dev` on loopback. */
@@ -154,6 +156,7 @@ export async function startTemporal(run: Run, opts: TemporalOptions = {}): Promi
     },
     restart: async (r: RestartOptions = {}) => {
       await (r.kill ? proc?.kill() : proc?.stop());
+      if (r.downMs) await new Promise((resolve) => setTimeout(resolve, r.downMs));
       env.startupMs = await launch(ports);
     },
   };
