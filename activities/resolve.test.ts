@@ -6,7 +6,11 @@ const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
 
 function deps(answers: Record<string, string | null | Error>, withResolve = true): ActivityDeps {
-  const nodes = Object.keys(answers).map((name) => ({ name, imageNames: [] }));
+  const nodes = Object.keys(answers).map((name, i) => ({
+    name,
+    internalIP: `10.0.0.${i + 1}`,
+    imageNames: [],
+  }));
   return {
     kube: { listNodes: async () => nodes },
     agent: withResolve
@@ -18,7 +22,7 @@ function deps(answers: Record<string, string | null | Error>, withResolve = true
           },
         }
       : {},
-    config: { agents: { kind: 'template', template: '{node}:7443' } },
+    config: { agents: { kind: 'template', template: '{nodeIP}:7443' } },
   } as unknown as ActivityDeps;
 }
 

@@ -41,12 +41,8 @@ export function createResolveActivities(deps: ActivityDeps): {
       const nodes = await mapFailures('list nodes', () =>
         deps.kube.listNodes({ signal: cancellationSignal() }),
       );
-      const agents = await mapFailures('discover agents', () =>
-        discoverAgents(
-          deps,
-          nodes.map((n) => n.name),
-        ),
-      );
+      // Whole node objects: `{nodeIP}` endpoint templates need each node's address, not just its name.
+      const agents = await mapFailures('discover agents', () => discoverAgents(deps, nodes));
       const answers = await mapLimit(agents, PARALLEL, (a) => ask(deps, a, input.ref));
       const votes = new Map<string, string[]>();
       answers.forEach((d, i) => {

@@ -149,3 +149,21 @@ test('given a tag-only image that Node.status.images pairs with a digest, the ta
   const onTarget = await listImages(sb.node('node-2'));
   expect(onTarget.find((r) => r.name === ref)?.digest).toBe(img.digest);
 }, 300_000);
+
+test('given a tag only an agent knows (not in Node.status.images), resolveImage asks the agents and the salvage follows', async () => {
+  const img = await buildImage(sb.run, { layers: 2, layerSize: 128 << 10 });
+  const ref = 'registry.invalid/tote/billing:3.1';
+  // No syncNodeImages: kubelet has not reported it yet, so only node-1's agent can resolve the tag.
+  await importToNode(sb.node('node-1'), img, ref);
+  await failingDeployment('billing', ref);
+
+  const resolved = await client.workflow.getHandle(`resolve/${ref}`);
+  await waitFor(
+    'resolveImage to start',
+    async () => (await resolved.describe().catch(() => false)) !== false,
+    60_000,
+  );
+  expect(await resolved.result()).toMatchObject({ digest: img.digest, via: 'agents', nodes: ['node-1'] });
+  const result = await salvageResult(`salvage/${img.digest}/node-2`);
+  expect(result.outcome).toBe('salvaged');
+}, 300_000);
