@@ -38,6 +38,7 @@ describe('the operator commands', () => {
     [['salvage', 'web-1'], 'expected <namespace>/<pod>'],
     [['salvage', 'kube-system/coredns-1'], 'tote never acts in kube-system'],
     [['salvage', 'shop/web-1', '--temporal-address', 'nope'], '--temporal-address: invalid value "nope"'],
+    [['salvage', 'shop/web-1', '--poll-interval', 'fast'], '--poll-interval: invalid value "fast"'],
     [['status', '--since', 'yesterday'], '--since: invalid value "yesterday"'],
     [['status', '--limit', '0'], '--limit: invalid value "0"'],
     [['status', '--pod', 'nope'], 'expected <namespace>/<pod>'],

@@ -68,7 +68,8 @@ describe('plan', () => {
       problems: ['no ready tote agent on target node node-2'],
     };
     const out = renderPlan({ target, plan: p }, st);
-    expect(out).toContain('at most (the target agent cannot list its blobs');
+    expect(out).toContain('On the target: unknown: its agent cannot list its blobs, so no dedup is assumed');
+    expect(out).toContain('To move:       at most 1 blobs, 1.00 MiB (1048576 bytes)');
     expect(out).toContain('Would not go ahead:\n  - no ready tote agent on target node node-2\n');
   });
 

@@ -58,12 +58,17 @@ function transferLines(plan: SalvagePlan): Array<[string, string]> {
   if (plan.targetHasImage)
     return [['To move', `nothing: ${plan.targetNode} already holds the complete image`]];
   if (!t) return [['To move', 'unknown (no usable source and target agent pair)']];
-  const bound =
-    t.dedup === 'exact' ? '' : ' at most (the target agent cannot list its blobs, so no dedup is assumed)';
+  const exact = t.dedup === 'exact';
+  const present = exact
+    ? `${t.blobsPresent} blobs, ${formatBytes(t.bytesPresent)} already there (skipped)`
+    : 'unknown: its agent cannot list its blobs, so no dedup is assumed';
   return [
     ['First source', `${t.source}: ${t.blobs} blobs, ${formatBytes(t.totalBytes)}`],
-    ['On the target', `${t.blobsPresent} blobs, ${formatBytes(t.bytesPresent)} already there (skipped)`],
-    ['To move', `${t.blobsToMove} blobs, ${formatBytes(t.bytesToMove)} (${t.bytesToMove} bytes)${bound}`],
+    ['On the target', present],
+    [
+      'To move',
+      `${exact ? '' : 'at most '}${t.blobsToMove} blobs, ${formatBytes(t.bytesToMove)} (${t.bytesToMove} bytes)`,
+    ],
   ];
 }
 

@@ -5,22 +5,10 @@
  * runs for the same digest and node), draws its progress and prints the result.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  WorkflowFailedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { DENIED_NAMESPACES } from '../common/names.js';
-import {
-  approveSignal,
-  planSalvage,
-  progressQuery,
-  resolveImage,
-  salvageImage,
-  type SalvageProgress,
-} from '../workflows/index.js';
+import { planSalvage, resolveImage } from '../workflows/index.js';
 import { resolveStartOptions, salvageStartOptions } from '../workflows/start-options.js';
 import { operatorName } from './approve.js';
 import {
@@ -30,21 +18,10 @@ import {
   loadKubeConfig,
   temporalSettings,
   withTemporal,
-  workflowUrl,
-  type KubeFlags,
-  type TemporalFlags,
-  type TemporalSession,
 } from './connect.js';
 import { UserError } from './errors.js';
-import {
-  makeStyle,
-  printJson,
-  ProgressLine,
-  RateMeter,
-  useColor,
-  type OutStream,
-  type Style,
-} from './output.js';
+import { makeStyle, printJson, useColor, type OutStream } from './output.js';
+import { follow, outcome, start, type SalvageCtx, type SalvageFlags } from './salvage-follow.js';
 import {
   chooseTargets,
   parsePodArg,
@@ -65,38 +42,10 @@ import {
 } from './salvage-view.js';
 import { parseDuration } from './status.js';
 
-/** Options of `tote salvage`. */
-export interface SalvageFlags extends TemporalFlags, KubeFlags {
-  dryRun?: boolean;
-  json?: boolean;
-  container?: string;
-  digest?: string;
-  approve?: boolean;
-  wait: boolean;
-  registryResolve?: boolean;
-  planTimeout: string;
-  pollInterval: string;
-}
-
-/** What one command run needs besides the flags. */
-interface Ctx {
-  flags: SalvageFlags;
-  t: TemporalSession;
-  out: OutStream;
-  st: Style;
-  /** Aborted on Ctrl-C: stop following, the salvage goes on. */
-  detach: AbortSignal;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
-}
+export type { SalvageFlags } from './salvage-follow.js';
 
 /** Warns (or, for a plan, fails) when no worker polls the task queue: nothing would happen. */
-async function checkWorker(ctx: Ctx): Promise<void> {
+async function checkWorker(ctx: SalvageCtx): Promise<void> {
   const { client, settings } = ctx.t;
   const res = await client.workflowService.describeTaskQueue({
     namespace: settings.namespace,
@@ -110,7 +59,7 @@ async function checkWorker(ctx: Ctx): Promise<void> {
 }
 
 /** Resolves the tags the cluster could not through the `resolveImage` workflow (agents, then registry). */
-async function resolveRemote(ctx: Ctx, choice: TargetChoice): Promise<SalvageTarget[]> {
+async function resolveRemote(ctx: SalvageCtx, choice: TargetChoice): Promise<SalvageTarget[]> {
   const found: SalvageTarget[] = [];
   for (const u of choice.unresolved) {
     const opts = resolveStartOptions(
@@ -132,15 +81,14 @@ async function resolveRemote(ctx: Ctx, choice: TargetChoice): Promise<SalvageTar
   return found;
 }
 
-async function planOne(ctx: Ctx, target: SalvageTarget): Promise<PlannedSalvage> {
+async function planOne(ctx: SalvageCtx, target: SalvageTarget): Promise<PlannedSalvage> {
   const { input } = target;
-  const timeout = parseDuration('--plan-timeout', ctx.flags.planTimeout);
   try {
     const plan = await ctx.t.client.workflow.execute(planSalvage, {
       taskQueue: ctx.t.settings.taskQueue,
       workflowId: `plan/${input.digest}/${input.node}/${randomUUID().slice(0, 8)}`,
       args: [{ digest: input.digest, node: input.node, pod: input.pod }],
-      workflowExecutionTimeout: timeout,
+      workflowExecutionTimeout: ctx.planTimeoutMs,
       staticSummary: `Plan: salvage ${input.imageRef} onto ${input.node} for ${input.pod.namespace}/${input.pod.name} (dry run)`,
     });
     return { target, plan };
@@ -154,123 +102,7 @@ async function planOne(ctx: Ctx, target: SalvageTarget): Promise<PlannedSalvage>
   }
 }
 
-/** The phase and bytes shown for a progress snapshot. */
-function progressView(p: SalvageProgress, rate: number | undefined) {
-  const note = p.source
-    ? `from ${p.source}`
-    : p.holders.length
-      ? `holders: ${p.holders.join(', ')}`
-      : undefined;
-  return {
-    phase: p.phase,
-    bytesDone: p.bytesDone,
-    bytesTotal: p.bytesTotal,
-    rate,
-    ...(note ? { note } : {}),
-  };
-}
-
-/** Queries progress with a deadline: a workflow whose worker is down must not hang the command. */
-async function queryProgress(
-  client: Client,
-  handle: WorkflowHandle<typeof salvageImage>,
-): Promise<SalvageProgress | undefined> {
-  try {
-    return await client.withDeadline(Date.now() + 5_000, () => handle.query(progressQuery));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Polls the progress query and draws it until the workflow closes or the operator detaches. */
-async function follow(
-  ctx: Ctx,
-  handle: WorkflowHandle<typeof salvageImage>,
-): Promise<SalvageProgress | undefined> {
-  const interval = parseDuration('--poll-interval', ctx.flags.pollInterval);
-  let closed = false;
-  const result = handle.result().finally(() => (closed = true));
-  result.catch(() => undefined); // awaited by the caller; only the flag matters here
-  const line = ctx.flags.json ? undefined : new ProgressLine(ctx.out, ctx.st);
-  const meter = new RateMeter();
-  let last: SalvageProgress | undefined;
-  let asked = false;
-  while (!closed && !ctx.detach.aborted) {
-    const p = await queryProgress(ctx.t.client, handle);
-    if (p) {
-      last = p;
-      meter.add(Date.now(), p.bytesDone);
-      line?.update(progressView(p, meter.rate()));
-      if (p.phase === 'AwaitingApproval' && !asked) {
-        asked = true;
-        await onApprovalWait(ctx, handle, line);
-      }
-    }
-    await Promise.race([result.catch(() => undefined), sleep(interval, ctx.detach)]);
-  }
-  line?.done();
-  return last;
-}
-
-async function onApprovalWait(
-  ctx: Ctx,
-  handle: WorkflowHandle<typeof salvageImage>,
-  line?: ProgressLine,
-): Promise<void> {
-  if (ctx.flags.approve) {
-    await handle.signal(approveSignal, { by: operatorName(), note: 'tote salvage --approve' });
-    return;
-  }
-  line?.done();
-  if (!ctx.flags.json) {
-    ctx.out.write(
-      `The namespace is in approve mode: run "tote approve '${handle.workflowId}'" (or rerun with --approve).\n`,
-    );
-  }
-}
-
-/** Starts (or joins) the salvage of one target. */
-async function start(ctx: Ctx, target: SalvageTarget): Promise<WorkflowHandle<typeof salvageImage>> {
-  const opts = salvageStartOptions(target.input, ctx.t.settings.taskQueue);
-  const existing = await ctx.t.client.workflow
-    .getHandle(opts.workflowId)
-    .describe()
-    .then((d) => d.status.name === 'RUNNING')
-    .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? false : Promise.reject(err)));
-  const handle = await ctx.t.client.workflow.start(salvageImage, opts);
-  if (!ctx.flags.json) {
-    const how = existing ? 'Joined the running salvage' : 'Started salvage';
-    ctx.out.write(`${how} ${ctx.st.bold(handle.workflowId)}\n`);
-    const url = workflowUrl(ctx.t.settings, handle.workflowId, handle.firstExecutionRunId);
-    if (url) ctx.out.write(`Web UI: ${url}\n`);
-  }
-  return handle;
-}
-
-async function outcome(
-  ctx: Ctx,
-  target: SalvageTarget,
-  handle: WorkflowHandle<typeof salvageImage>,
-  last?: SalvageProgress,
-): Promise<SalvageOutcomeView> {
-  const d = await handle.describe();
-  const base = {
-    input: target.input,
-    workflowId: handle.workflowId,
-    runId: d.runId,
-    url: workflowUrl(ctx.t.settings, handle.workflowId, d.runId),
-    ...(d.closeTime ? { durationMs: d.closeTime.getTime() - d.startTime.getTime() } : {}),
-  };
-  try {
-    return { ...base, result: await handle.result() };
-  } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) throw err;
-    const progress = (await queryProgress(ctx.t.client, handle)) ?? last;
-    return { ...base, error: firstLine(err.cause ?? err), ...(progress ? { progress } : {}) };
-  }
-}
-
-async function salvageAll(ctx: Ctx, targets: SalvageTarget[]): Promise<SalvageOutcomeView[]> {
+async function salvageAll(ctx: SalvageCtx, targets: SalvageTarget[]): Promise<SalvageOutcomeView[]> {
   const handles = [];
   for (const target of targets) handles.push({ target, handle: await start(ctx, target) });
   if (!ctx.flags.wait) return [];
@@ -290,7 +122,7 @@ async function salvageAll(ctx: Ctx, targets: SalvageTarget[]): Promise<SalvageOu
   return outcomes;
 }
 
-async function dryRun(ctx: Ctx, targets: SalvageTarget[], choice: TargetChoice): Promise<void> {
+async function dryRun(ctx: SalvageCtx, targets: SalvageTarget[], choice: TargetChoice): Promise<void> {
   const plans = await Promise.all(targets.map((t) => planOne(ctx, t)));
   if (ctx.flags.json) printJson(ctx.out, { plans: plans.map(planJson), skipped: choice.skipped });
   else for (const p of plans) ctx.out.write(renderPlan(p, ctx.st));
@@ -298,7 +130,7 @@ async function dryRun(ctx: Ctx, targets: SalvageTarget[], choice: TargetChoice):
   if (blocked.length > 0) throw new UserError(`the salvage would not go ahead: ${blocked.join('; ')}`);
 }
 
-async function run(ctx: Ctx, choice: TargetChoice): Promise<void> {
+async function run(ctx: SalvageCtx, choice: TargetChoice): Promise<void> {
   const targets = [...choice.targets, ...(await resolveRemote(ctx, choice))];
   if (!ctx.flags.json && choice.skipped.length) ctx.out.write(renderSkipped(choice.skipped, ctx.st));
   if (targets.length === 0)
@@ -331,6 +163,8 @@ export async function runSalvage(
 ): Promise<void> {
   const arg = parsePodArg(podArg);
   refuseDeniedNamespace(arg.namespace);
+  const planTimeoutMs = parseDuration('--plan-timeout', flags.planTimeout);
+  const pollMs = parseDuration('--poll-interval', flags.pollInterval);
   const settings = temporalSettings(flags, process.env);
   const kc = loadKubeConfig(flags);
   const facts = await readPodFacts(kc, arg);
@@ -344,7 +178,18 @@ export async function runSalvage(
   process.once('SIGINT', onInt);
   try {
     await withTemporal(settings, (t) =>
-      run({ flags, t, out, st: makeStyle(useColor(out, process.env)), detach: ac.signal }, choice),
+      run(
+        {
+          flags,
+          planTimeoutMs,
+          pollMs,
+          t,
+          out,
+          st: makeStyle(useColor(out, process.env)),
+          detach: ac.signal,
+        },
+        choice,
+      ),
     );
   } finally {
     process.off('SIGINT', onInt);

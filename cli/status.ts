@@ -55,14 +55,16 @@ export interface StatusRow {
   url?: string;
 }
 
-const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `90s`, `30m`, `24h`, `7d` → milliseconds; a UserError naming `flag` otherwise. */
+/** `500ms`, `90s`, `30m`, `24h`, `7d` → milliseconds; a UserError naming `flag` otherwise. */
 export function parseDuration(flag: string, value: string): number {
-  const m = /^(\d+)([smhd])$/.exec(value.trim());
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
   const ms = m ? Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? NaN) : NaN;
   if (!Number.isSafeInteger(ms) || ms <= 0) {
-    throw new UserError(`${flag}: invalid value "${value}"; expected a duration such as 90s, 30m, 24h or 7d`);
+    throw new UserError(
+      `${flag}: invalid value "${value}"; expected a duration such as 500ms, 90s, 30m, 24h or 7d`,
+    );
   }
   return ms;
 }
