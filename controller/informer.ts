@@ -8,6 +8,9 @@
  * {@link ListWatchSource}, so tests drive the loop with a fake source and an instant `delay`.
  */
 import type { Logger } from '../infra/logger.js';
+import { backoffMs, isGone, watchError } from './retry.js';
+
+export { backoffMs, isGone } from './retry.js';
 
 /** One page of a list call. */
 export interface ListPage<T> {
@@ -73,29 +76,6 @@ export interface InformerOptions<T, S> {
   giveUpAfterMs?: number;
   /** Called once when giving up; the composition root exits non-zero. */
   onFatal?(err: unknown): void;
-}
-
-/** An error status carried by a watch ERROR event or an HTTP failure. */
-function statusCode(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { code?: unknown; statusCode?: unknown };
-  const c = typeof e.code === 'number' ? e.code : e.statusCode;
-  return typeof c === 'number' ? c : undefined;
-}
-
-/** True for 410 Gone: the resourceVersion (or continue token) is too old and a fresh list is needed. */
-export function isGone(err: unknown): boolean {
-  return statusCode(err) === 410;
-}
-
-/** Raised inside the loop when the watch reports 410 (as an ERROR event). */
-class GoneError extends Error {
-  readonly code = 410;
-}
-
-/** The backoff after `failures` consecutive failures: initial × 2^(failures−1), capped. */
-export function backoffMs(failures: number, initialMs: number, maxMs: number): number {
-  return Math.min(maxMs, initialMs * 2 ** Math.max(0, failures - 1));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -317,12 +297,4 @@ export class Informer<T, S> {
     this.cache.delete(key);
     if (prev) this.emit((h) => h.delete?.(s));
   }
-}
-
-/** The error an ERROR watch event stands for: {@link GoneError} for 410, else an Error carrying the code. */
-function watchError(obj: unknown): Error {
-  const code = statusCode(obj);
-  const message = (obj as { message?: string } | undefined)?.message ?? 'watch error';
-  if (code === 410) return new GoneError(message);
-  return Object.assign(new Error(`watch ERROR event: ${message}`), { code });
 }

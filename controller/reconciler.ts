@@ -7,7 +7,6 @@
  */
 import type { SalvageMode } from '../common/names.js';
 import type { Logger } from '../infra/logger.js';
-import type { CleanupInput, SalvageInput } from '../workflows/index.js';
 import { detectFailures, planAction, type ActionPlan, type DetectedFailure } from './detect.js';
 import { TECHNICAL_DEBT, type EventRecorder } from './events.js';
 import {
@@ -18,30 +17,11 @@ import {
 } from './opt-in.js';
 import { RemoteCache } from './remote-cache.js';
 import { resolveLocally, type NodeImages, type RemoteResolver } from './resolve.js';
+import type { ControllerMetrics, WorkflowStarter } from './ports.js';
 import type { Namespace, OwnerObject, Pod } from './types.js';
 import { WorkQueue } from './work-queue.js';
 
-/** Starts tote's workflows; `workers/` implements it over @temporalio/client with workflows/start-options.ts. */
-export interface WorkflowStarter {
-  /** Starts (or joins) `salvageImage` for `input`; resolves with the workflow id. */
-  startSalvage(input: SalvageInput): Promise<string>;
-  /** Starts (or joins) `cleanupCorruptImage`; resolves with the workflow id. */
-  startCleanup(input: CleanupInput): Promise<string>;
-}
-
-/** The counters the reconciler updates. */
-export interface ControllerMetrics {
-  /** One new detection in an opted-in pod (`tote_detected_failures_total`). */
-  detected(reason: string): void;
-  /** A workflow start attempt. */
-  workflowStart(workflow: string, result: 'ok' | 'error'): void;
-  /** A detection tote cannot act on. */
-  notActionable(why: string): void;
-  /** A bad `tote.dev/*` annotation reported. */
-  annotationProblem(kind: string): void;
-  /** A pod with a detection that tote leaves alone (not opted in, denied namespace, `--enabled=false`). */
-  ignored(why: string): void;
-}
+export type { ControllerMetrics, WorkflowStarter } from './ports.js';
 
 /** Everything the reconciler reads and calls. */
 export interface ReconcilerDeps {

@@ -3,7 +3,7 @@
  * never processed by two workers at once (a key queued while it is processed runs again afterwards), and failures
  * are retried per key with exponential backoff. It gives per-pod ordering without one global lock.
  */
-import { backoffMs } from './informer.js';
+import { backoffMs } from './retry.js';
 
 /** Options of {@link WorkQueue}. */
 export interface WorkQueueOptions {
