@@ -11,7 +11,6 @@ import { startSandbox, type Sandbox } from '../harness/sandbox.js';
 import { startToteStack, type ToteStack } from '../harness/stack.js';
 import { TOTE_BIN } from '../harness/tote.js';
 import { cleanToteEnv } from '../harness/worker.js';
-import { metricValue } from './salvage-env.js';
 
 const TIMEOUT = 600_000;
 let sb: Sandbox;
@@ -114,6 +113,15 @@ async function imageOn(
     await sb.syncNodeImages(n);
   }
   return img;
+}
+
+/** Sum of a Prometheus metric's series (0 when absent). */
+async function metricValue(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
 const received = (): Promise<number> =>
