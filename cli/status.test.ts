@@ -20,6 +20,7 @@ describe('arguments', () => {
     ['30m', 1_800_000],
     ['24h', 86_400_000],
     ['7d', 604_800_000],
+    ['1h30m', 5_400_000],
   ])('parseDuration(%s)', (v, ms) => expect(parseDuration('--since', v)).toBe(ms));
 
   test.each(['', '0h', '1w', '-1h', '1.5h', 'h'])('parseDuration refuses %p naming the flag', (v) => {

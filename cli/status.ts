@@ -57,13 +57,17 @@ export interface StatusRow {
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `500ms`, `90s`, `30m`, `24h`, `7d` → milliseconds; a UserError naming `flag` otherwise. */
+/**
+ * Go-style durations, as the other tote commands take them (`500ms`, `90s`, `30m`, `1h30m`), plus days (`7d`) →
+ * milliseconds; a UserError naming `flag` otherwise.
+ */
 export function parseDuration(flag: string, value: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
-  const ms = m ? Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? NaN) : NaN;
-  if (!Number.isSafeInteger(ms) || ms <= 0) {
+  const v = value.trim();
+  const parts = /^(?:\d+(?:ms|s|m|h|d))+$/.test(v) ? [...v.matchAll(/(\d+)(ms|s|m|h|d)/g)] : [];
+  const ms = parts.reduce((n, m) => n + Number(m[1]) * (DURATION_UNITS[m[2] ?? ''] ?? NaN), 0);
+  if (parts.length === 0 || !Number.isSafeInteger(ms) || ms <= 0) {
     throw new UserError(
-      `${flag}: invalid value "${value}"; expected a duration such as 500ms, 90s, 30m, 24h or 7d`,
+      `${flag}: invalid value "${value}"; expected a duration such as 500ms, 90s, 30m, 1h30m, 24h or 7d`,
     );
   }
   return ms;
