@@ -2,22 +2,22 @@ import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands.js';
 import { UserError } from './errors.js';
 
-/** Builds the `tote` command tree. Each subcommand module adds itself in cli/commands.ts. */
-export function buildProgram(): Command {
+/** Builds the `tote` command tree for `argv`. Each subcommand module adds itself in cli/commands.ts. */
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
   const program = new Command('tote')
     .description(
       'Emergency image salvage for Kubernetes: moves cached images node to node when the registry is gone.',
     )
     .showHelpAfterError('(run "tote --help" for usage)')
     .exitOverride();
-  registerCommands(program);
+  await registerCommands(program, argv);
   return program;
 }
 
 /** Entry point: user errors print one clear line and exit 1; anything else is a bug and keeps its stack. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
