@@ -2,6 +2,7 @@
  * The interfaces the activities need, owned by their consumer (STYLE §6.3): adapters in infra/ and workers/
  * implement them, tests pass fakes. Every call takes a `signal` so cancellation reaches the network.
  */
+import type { RegistryCopy } from '../common/last-copy.js';
 import type { PodRef, SalvageMode, WebhookEvent } from './types.js';
 
 /** Per-call options: the activity's cancellation signal. */
@@ -29,6 +30,10 @@ export interface ImageStatus {
   /** Every blob the manifest (or index, for this platform) references is in the content store. */
   complete: boolean;
   sizeBytes: number;
+  /** Transfer sessions the agent streams to peers now (fan-out prefers the least busy holder). */
+  activeExports?: number;
+  /** The agent's `--max-concurrent-exports`; 0: it never serves peers; undefined: not reported. */
+  maxExports?: number;
 }
 
 /** One blob of an export plan. */
@@ -191,6 +196,46 @@ export interface KubePort {
   deletePod(pod: PodRef, opts?: CallOptions): Promise<boolean>;
   /** The `.dockerconfigjson` of a Secret, decoded; null when missing. */
   readDockerConfig(namespace: string, name: string, opts?: CallOptions): Promise<string | null>;
+  /**
+   * Pods in phase Running (in `namespace`, or all), with their containers' images. Optional: only the last-copy
+   * scan (activities/scan.ts) needs it, and fails clearly without it.
+   */
+  listRunningPods?(namespace: string | undefined, opts?: CallOptions): Promise<RunningPod[]>;
+}
+
+/** A container of a running pod: the image its spec names and the `imageID` kubelet reports. */
+export interface RunningContainer {
+  name: string;
+  image: string;
+  imageID?: string;
+}
+
+/** A pod in phase Running, as the last-copy scan needs it. */
+export interface RunningPod {
+  namespace: string;
+  name: string;
+  uid?: string;
+  node: string;
+  /** Init and regular containers: a restarted pod needs every one of their images. */
+  containers: RunningContainer[];
+}
+
+/** The registry's answer to a manifest HEAD. */
+export interface ManifestHead {
+  copy: RegistryCopy;
+  /** `Docker-Content-Digest` when the registry sent it. */
+  digest?: string;
+  /** Why the answer is `unknown` (status, network error). */
+  detail?: string;
+}
+
+/** Registry v2 manifest checks, as the last-copy scan uses them (anonymous: no pull secrets). */
+export interface ManifestPort {
+  /** HEADs `/v2/<repository>/manifests/<reference>` on `registry`; never throws for HTTP or network errors. */
+  headManifest(
+    req: { registry: string; repository: string; reference: string; insecure: boolean },
+    opts?: CallOptions,
+  ): Promise<ManifestHead>;
 }
 
 /** A JSON POST. */
@@ -284,6 +329,12 @@ export interface ActivityConfig {
 export interface TransferSlots {
   /** Waits for a slot for a transfer from `sourceNode`; resolves with its release function. */
   acquire(sourceNode: string, signal: AbortSignal): Promise<() => void>;
+  /** A slot for `sourceNode` now, or undefined when the worker or that source is at its cap (fan-out). */
+  tryAcquire?(sourceNode: string): (() => void) | undefined;
+  /** Transfers running now from `sourceNode`. */
+  runningFrom?(sourceNode: string): number;
+  /** The per-source cap (`--max-uploads-per-source`); 0 means none. */
+  readonly perSourceCap?: number;
 }
 
 /** Everything `createActivities` needs. */
@@ -292,6 +343,8 @@ export interface ActivityDeps {
   agent: AgentPort;
   http: HttpPort;
   registry?: RegistryPort;
+  /** Manifest HEADs for the last-copy scan; the scan reports every registry as `unknown` without it. */
+  manifests?: ManifestPort;
   clock: Clock;
   metrics: SalvageMetrics;
   config: ActivityConfig;

@@ -13,6 +13,7 @@ import { createPolicyActivities } from './policy.js';
 import { createRecordActivities } from './records.js';
 import { createRegistryActivities } from './registry.js';
 import { createResolveActivities } from './resolve.js';
+import { createScanActivities } from './scan.js';
 import { createTransferActivities } from './transfer.js';
 
 /** The activities' interface, for `proxyActivities<ToteActivities>()` in workflows. */
@@ -26,7 +27,8 @@ export type ToteActivities = ReturnType<typeof createPolicyActivities> &
   ReturnType<typeof createRegistryActivities> &
   ReturnType<typeof createResolveActivities> &
   ReturnType<typeof createNotifyActivities> &
-  ReturnType<typeof createCleanupActivities>;
+  ReturnType<typeof createCleanupActivities> &
+  ReturnType<typeof createScanActivities>;
 
 /** Builds all activities from their dependencies. */
 export function createActivities(deps: ActivityDeps): ToteActivities {
@@ -42,6 +44,7 @@ export function createActivities(deps: ActivityDeps): ToteActivities {
     ...createResolveActivities(deps),
     ...createNotifyActivities(deps),
     ...createCleanupActivities(deps),
+    ...createScanActivities(deps),
   };
 }
 
@@ -55,3 +58,11 @@ export type { PlanTransferInput, TransferPlan } from './plan.js';
 export type { PushInput } from './registry.js';
 export type { AgentResolution } from './resolve.js';
 export type { WebhookInput } from './notify.js';
+export type {
+  HolderAnswer,
+  HolderCount,
+  HolderQuery,
+  LastCopyWarning,
+  RegistryAnswer,
+  RegistryQuery,
+} from './scan.js';

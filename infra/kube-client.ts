@@ -18,6 +18,7 @@ import {
   type KubeConfig,
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
+import { listRunningPods, type RunningPodInfo } from './running-pods.js';
 
 /** SalvageRecord coordinates. MAINTENANCE: charts/tote/crds/salvagerecords.tote.dev.yaml. */
 export const SALVAGE_RECORDS = { group: 'tote.dev', version: 'v1alpha1', plural: 'salvagerecords' } as const;
@@ -244,6 +245,11 @@ export class KubeClient {
       value: false,
     });
     return res !== false;
+  }
+
+  /** Pods in phase Running (in `namespace`, or all) with their containers' images, for the last-copy scan. */
+  async listRunningPods(namespace: string | undefined, o: Signal = {}): Promise<RunningPodInfo[]> {
+    return listRunningPods(this.core, namespace, callOptions(o.signal));
   }
 
   /** The decoded `.dockerconfigjson` of a Secret, or null. Never logged. */

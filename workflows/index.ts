@@ -14,4 +14,6 @@ export { cleanupCorruptImage, type CleanupResult } from './cleanup-corrupt-image
 export { reapSalvageRecords } from './reap-salvage-records.js';
 export { resolveImage, type ResolveImageInput, type ResolveImageResult } from './resolve-image.js';
 export { planSalvage, type PlanInput, type SalvagePlan } from './plan-salvage.js';
+export { scanLastCopies } from './scan-last-copies.js';
+export type { ScanInput, ScanReport, ScanRow } from '../common/last-copy.js';
 export type * from './types.js';

@@ -81,6 +81,10 @@ export function stubActivities(over: Partial<ToteActivities> = {}): { acts: Tote
     resolveTagOnAgents: async () => ({ digest: null, nodes: [] }),
     sendWebhook: async () => ({ sent: true, status: 200 }),
     removeImageRecord: async () => ({ removed: true }),
+    listImagesInUse: async () => ({ images: [], backupRegistry: null }),
+    countImageHolders: async () => ({ images: [], unreachable: [] }),
+    checkRegistryCopies: async () => [],
+    warnLastCopy: async () => undefined,
     planTransfer: async (i) => ({
       source: i.source.node,
       blobs: 3,
