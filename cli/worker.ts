@@ -20,6 +20,7 @@ const BOOLEAN_FLAGS: readonly WorkerFlag[] = [
   'registryResolve',
   'registryResolveInsecure',
   'backupRegistryInsecure',
+  'scanRegistryInsecure',
   'temporalTls',
   'jsonLog',
 ];

@@ -9,6 +9,7 @@ import type { WebhookEvent } from '../activities/types.js';
 import { SALVAGE_MODES, TASK_QUEUE } from '../common/names.js';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from '../infra/temporal.js';
 import type { AgentDialOptions } from './agent-port.js';
+import type { ScanScheduleConfig } from './scan-schedule.js';
 
 /** A configuration value that stops the process. */
 export class WorkerConfigError extends Error {
@@ -36,6 +37,17 @@ export const WORKER_FLAGS = {
   sessionTtl: ['--session-ttl', '5m', 'lifetime of a transfer session on the source agent (Go duration)'],
   salvagerecordTtl: ['--salvagerecord-ttl', '168h', 'how long SalvageRecords are kept (Go duration)'],
   reapInterval: ['--reap-interval', '1h', 'how often the reaper schedule runs (Go duration)'],
+  scanInterval: [
+    '--scan-interval',
+    undefined,
+    'run the last-copy scan on this schedule (Go duration; off when unset)',
+  ],
+  scanMinCopies: ['--scan-min-copies', '1', 'scheduled scans flag images held by at most this many nodes'],
+  scanRegistryInsecure: [
+    '--scan-registry-insecure',
+    'false',
+    'plain HTTP to source registries in scheduled scans',
+  ],
   agentNamespace: ['--agent-namespace', 'tote-system', 'namespace of the agent DaemonSet'],
   agentSelector: [
     '--agent-selector',
@@ -105,6 +117,8 @@ export interface WorkerConfig {
   maxConcurrentSalvages: number;
   maxUploadsPerSource: number;
   reapIntervalMs: number;
+  /** The scheduled last-copy scan; absent when `--scan-interval` is unset (off). */
+  scan?: ScanScheduleConfig;
   registryResolveInsecure: boolean;
   kubeconfig?: string;
   metrics: { host: string; port: number };
@@ -200,6 +214,15 @@ function backup(get: Get): ActivityConfig['backup'] {
   };
 }
 
+function scanSchedule(get: Get): ScanScheduleConfig | undefined {
+  if (get('scanInterval') === undefined) return undefined;
+  return {
+    everyMs: duration(get, 'scanInterval'),
+    minCopies: int(get, 'scanMinCopies', 0, 1000),
+    registryInsecure: bool(get, 'scanRegistryInsecure'),
+  };
+}
+
 function agentDial(get: Get): AgentDialOptions {
   const serverName = get('tlsServerName');
   if (bool(get, 'insecurePlaintext')) return { insecure: true, serverName };
@@ -284,6 +307,7 @@ export function parseWorkerConfig(
     maxConcurrentSalvages: int(get, 'maxConcurrentSalvages', 0, 1000),
     maxUploadsPerSource: int(get, 'maxUploadsPerSource', 0, 1000),
     reapIntervalMs: duration(get, 'reapInterval'),
+    scan: scanSchedule(get),
     registryResolveInsecure: bool(get, 'registryResolveInsecure'),
     kubeconfig: readable(get, 'kubeconfig'),
     metrics: hostPort(get, 'metricsAddr'),

@@ -16,9 +16,11 @@ import { startHealthServers, type HealthServers } from '../controller/health.js'
 import { KubeClient } from '../infra/kube-client.js';
 import { createLogger, type Logger } from '../infra/logger.js';
 import { createWorkerMetrics } from '../infra/metrics.js';
+import { RegistryHead } from '../infra/registry-head.js';
 import { createWebhookPoster } from '../infra/webhook.js';
 import { GrpcAgentPort } from './agent-port.js';
 import { ensureReaperSchedule } from './reaper-schedule.js';
+import { ensureScanSchedule } from './scan-schedule.js';
 import type { WorkerConfig } from './worker-config.js';
 
 export { parseWorkerConfig, WorkerConfigError, WORKER_FLAGS, envName } from './worker-config.js';
@@ -84,6 +86,7 @@ function buildActivities(cfg: WorkerConfig, registry: Registry): { activities: o
     kube,
     agent,
     http: createWebhookPoster(),
+    manifests: new RegistryHead(),
     clock: { now: () => new Date() },
     metrics: createWorkerMetrics(registry),
     config: cfg.activities,
@@ -105,6 +108,7 @@ export async function startWorker(cfg: WorkerConfig, logger?: Logger): Promise<R
     const { namespace, taskQueue } = cfg.temporal;
     const client = new Client({ connection, namespace });
     await ensureReaperSchedule(client, { taskQueue, everyMs: cfg.reapIntervalMs, logger: log });
+    await ensureScanSchedule(client, { taskQueue, scan: cfg.scan, logger: log });
     const worker = await Worker.create({
       connection,
       namespace,
