@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   reject: async () => (await import('./approve.js')).registerApprove,
   status: async () => (await import('./status.js')).registerStatus,
   scan: async () => (await import('./scan.js')).registerScan,
+  scan: async () => (await import('./scan.js')).registerScan,
 };
 
 /**
