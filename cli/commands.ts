@@ -17,7 +17,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   approve: async () => (await import('./approve.js')).registerApprove,
   reject: async () => (await import('./approve.js')).registerApprove,
   status: async () => (await import('./status.js')).registerStatus,
-  scan: async () => (await import('./scan.js')).registerScan,
+  doctor: async () => (await import('./doctor.js')).registerDoctor,
   scan: async () => (await import('./scan.js')).registerScan,
 };
 

@@ -603,6 +603,11 @@ describe('helm install into the sandbox kube-apiserver', () => {
       return code === 429 ? false : code;
     });
     expect(listed).toBe(200);
+    // `tote doctor` runs as the worker: it may read the SalvageRecord CRD by name, and list no CRDs.
+    const wExt = worker.makeApiClient(ApiextensionsV1Api);
+    const crd = { name: 'salvagerecords.tote.dev' };
+    expect(await httpCode(() => wExt.readCustomResourceDefinition(crd))).toBe(200);
+    expect(await httpCode(() => wExt.listCustomResourceDefinition())).toBe(403);
     expect(await httpCode(() => wCore.deleteNamespace({ name: 'default' }))).toBe(403);
 
     const digest = `sha256:${'ab'.repeat(32)}`;
