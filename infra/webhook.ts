@@ -37,6 +37,20 @@ export interface WebhookPosterOptions {
   userAgent?: string;
 }
 
+/** The innermost message of an error's cause chain: undici's own message is only "fetch failed". */
+function rootCause(err: unknown): string {
+  let e = err as { message?: unknown; cause?: unknown } | undefined;
+  while (e?.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  return typeof e?.message === 'string' && e.message ? e.message : String(err);
+}
+
+/** A failed POST as an error that names the receiver and what went wrong (the original stays the cause). */
+function postFailure(err: unknown, req: JsonPost, timedOut: boolean): Error {
+  const host = URL.canParse(req.url) ? new URL(req.url).host : req.url;
+  const why = timedOut ? `no answer within ${req.timeoutMs} ms` : rootCause(err);
+  return new Error(`webhook receiver ${host}: ${why}`, { cause: err });
+}
+
 /** Builds the HTTP port of the notify activity. Redirects are not followed: a webhook URL must be exact. */
 export function createWebhookPoster(opts: WebhookPosterOptions = {}): {
   postJson(req: JsonPost): Promise<{ status: number }>;
@@ -52,7 +66,12 @@ export function createWebhookPoster(opts: WebhookPosterOptions = {}): {
       if (req.secret) headers[SIGNATURE_HEADER] = signBody(req.secret, body);
       const timeout = AbortSignal.timeout(req.timeoutMs);
       const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-      const res = await doFetch(req.url, { method: 'POST', headers, body, signal, redirect: 'manual' });
+      const res = await doFetch(req.url, { method: 'POST', headers, body, signal, redirect: 'manual' }).catch(
+        (err: unknown) => {
+          // A cancelled activity keeps its abort error; anything else says which receiver failed and how.
+          throw req.signal?.aborted ? err : postFailure(err, req, timeout.aborted);
+        },
+      );
       await res.arrayBuffer().catch(() => undefined); // drain, so the connection can be reused
       return { status: res.status };
     },
