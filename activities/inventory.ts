@@ -5,6 +5,7 @@
 import { cancellationSignal } from '@temporalio/activity';
 import type { ActivityDeps, AgentEndpoint, ImageStatus, NodeInfo } from './deps.js';
 import { agentUnavailable, mapFailures } from './failures.js';
+import { compareSources } from '../common/source-choice.js';
 import type { SourceCandidate, SourceInventory } from './types.js';
 
 /** Input of `locateSources`. */
@@ -57,11 +58,11 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Pr
   return out;
 }
 
-/** Orders sources: hinted by kubelet first (more likely to be warm), then by node name for determinism. */
-export function orderSources(a: SourceCandidate, b: SourceCandidate): number {
-  if (a.hinted !== b.hinted) return a.hinted ? -1 : 1;
-  return a.node.localeCompare(b.node);
-}
+/**
+ * Orders sources: the least busy first (fan-out), nodes that never serve peers last; among equals, hinted by
+ * kubelet first (more likely to be warm), then by node name for determinism.
+ */
+export const orderSources: (a: SourceCandidate, b: SourceCandidate) => number = compareSources();
 
 async function askAgent(
   deps: ActivityDeps,
@@ -77,48 +78,57 @@ async function askAgent(
   }
 }
 
+/** A holder as the inventory reports it, with the load its agent reported. */
+function candidateOf(agent: AgentEndpoint, st: ImageStatus, hinted: boolean): SourceCandidate {
+  return {
+    node: agent.node,
+    endpoint: agent.address,
+    complete: st.complete,
+    sizeBytes: st.sizeBytes,
+    hinted,
+    ...(st.activeExports !== undefined ? { activeExports: st.activeExports } : {}),
+    ...(st.maxExports !== undefined ? { maxExports: st.maxExports } : {}),
+  };
+}
+
+/**
+ * Asks every agent about the digest and combines the answers with Node.status.images. The transfer activity
+ * calls it again while it waits for a free holder, so nodes that completed in the meantime become sources.
+ */
+export async function locateInventory(deps: ActivityDeps, input: LocateInput): Promise<SourceInventory> {
+  const nodes = await mapFailures('list nodes', () => deps.kube.listNodes({ signal: cancellationSignal() }));
+  const hinted = new Set(
+    nodes.filter((n) => n.imageNames.some((name) => name.endsWith(`@${input.digest}`))).map((n) => n.name),
+  );
+  const agents = await mapFailures('discover agents', () => discoverAgents(deps, nodes));
+  const answers = await mapLimit(agents, PARALLEL, (a) => askAgent(deps, a, input.digest));
+  const inv: SourceInventory = { sources: [], skipped: [], targetHasImage: false };
+  const seen = new Set<string>();
+  agents.forEach((agent, i) => {
+    const st = answers[i];
+    if (agent.node === input.targetNode) {
+      inv.targetEndpoint = agent.address;
+      inv.targetHasImage = st?.complete === true;
+      return;
+    }
+    if (st) seen.add(agent.node);
+    if (!st?.present) return;
+    (st.complete ? inv.sources : inv.skipped).push(candidateOf(agent, st, hinted.has(agent.node)));
+  });
+  for (const node of [...hinted].filter((n) => n !== input.targetNode && !seen.has(n)).sort()) {
+    inv.skipped.push({ node, complete: false, sizeBytes: 0, hinted: true });
+  }
+  inv.sources.sort(orderSources);
+  return inv;
+}
+
 /** Builds the inventory activity. */
 export function createInventoryActivities(deps: ActivityDeps): {
   locateSources(input: LocateInput): Promise<SourceInventory>;
 } {
   return {
     /** Asks every agent about the digest and combines the answers with Node.status.images. */
-    async locateSources(input: LocateInput): Promise<SourceInventory> {
-      const nodes = await mapFailures('list nodes', () =>
-        deps.kube.listNodes({ signal: cancellationSignal() }),
-      );
-      const hinted = new Set(
-        nodes
-          .filter((n) => n.imageNames.some((name) => name.endsWith(`@${input.digest}`)))
-          .map((n) => n.name),
-      );
-      const agents = await mapFailures('discover agents', () => discoverAgents(deps, nodes));
-      const answers = await mapLimit(agents, PARALLEL, (a) => askAgent(deps, a, input.digest));
-      const inv: SourceInventory = { sources: [], skipped: [], targetHasImage: false };
-      const seen = new Set<string>();
-      agents.forEach((agent, i) => {
-        const st = answers[i];
-        if (agent.node === input.targetNode) {
-          inv.targetEndpoint = agent.address;
-          inv.targetHasImage = st?.complete === true;
-          return;
-        }
-        if (st) seen.add(agent.node);
-        if (!st?.present) return;
-        const c = {
-          node: agent.node,
-          endpoint: agent.address,
-          complete: st.complete,
-          sizeBytes: st.sizeBytes,
-        };
-        (st.complete ? inv.sources : inv.skipped).push({ ...c, hinted: hinted.has(agent.node) });
-      });
-      for (const node of [...hinted].filter((n) => n !== input.targetNode && !seen.has(n)).sort()) {
-        inv.skipped.push({ node, complete: false, sizeBytes: 0, hinted: true });
-      }
-      inv.sources.sort(orderSources);
-      return inv;
-    },
+    locateSources: (input: LocateInput): Promise<SourceInventory> => locateInventory(deps, input),
   };
 }
 

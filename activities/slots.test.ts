@@ -42,3 +42,19 @@ test('given a cancelled waiter, should drop it from the queue', async () => {
   expect(pool.active).toBe(0);
   (await pool.acquire('a', never))();
 });
+
+test('given tryAcquire, should grant at once below the caps and refuse at them without queueing', () => {
+  const pool = new TransferSlotPool(3, 2);
+  const a1 = pool.tryAcquire('a');
+  const a2 = pool.tryAcquire('a');
+  expect(pool.tryAcquire('a')).toBeUndefined();
+  expect(pool.runningFrom('a')).toBe(2);
+  expect(pool.perSourceCap).toBe(2);
+  const b1 = pool.tryAcquire('b');
+  expect(pool.tryAcquire('c')).toBeUndefined(); // the worker-wide cap
+  a1?.();
+  expect(pool.runningFrom('a')).toBe(1);
+  expect(pool.tryAcquire('c')).toBeDefined();
+  a2?.();
+  b1?.();
+});

@@ -26,6 +26,24 @@ export class TransferSlotPool implements TransferSlots {
     return this.running;
   }
 
+  /** The per-source cap (`--max-uploads-per-source`); 0 means none. */
+  get perSourceCap(): number {
+    return this.perSource;
+  }
+
+  /** Transfers running now from `sourceNode`. */
+  runningFrom(sourceNode: string): number {
+    return this.perSourceRunning.get(sourceNode) ?? 0;
+  }
+
+  /**
+   * A slot for `sourceNode` at once, or undefined when the worker or that source is at its cap. Queued
+   * {@link acquire} calls are never jumped: a release grants them synchronously, before any caller looks again.
+   */
+  tryAcquire(sourceNode: string): (() => void) | undefined {
+    return this.fits(sourceNode) ? this.take(sourceNode) : undefined;
+  }
+
   acquire(sourceNode: string, signal: AbortSignal): Promise<() => void> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason ?? new Error('aborted'));
@@ -60,16 +78,20 @@ export class TransferSlotPool implements TransferSlots {
         continue;
       }
       this.queue.splice(i, 1);
-      this.running++;
-      this.perSourceRunning.set(w.source, (this.perSourceRunning.get(w.source) ?? 0) + 1);
-      let released = false;
-      w.grant(() => {
-        if (released) return;
-        released = true;
-        this.running--;
-        this.perSourceRunning.set(w.source, (this.perSourceRunning.get(w.source) ?? 1) - 1);
-        this.pump();
-      });
+      w.grant(this.take(w.source));
     }
+  }
+
+  private take(source: string): () => void {
+    this.running++;
+    this.perSourceRunning.set(source, (this.perSourceRunning.get(source) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.running--;
+      this.perSourceRunning.set(source, (this.perSourceRunning.get(source) ?? 1) - 1);
+      this.pump();
+    };
   }
 }

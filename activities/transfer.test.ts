@@ -1,10 +1,10 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment as BaseEnv } from '@temporalio/testing';
 import { DefaultLogger, type LogLevel } from '@temporalio/worker';
-import { fakeAgent, fakeDeps } from './fake-deps.js';
+import { fakeAgent, fakeDeps, fakeKube } from './fake-deps.js';
 import type { ImportProgress } from './deps.js';
 import { createTransferActivities, type TransferInput } from './transfer.js';
-import type { TransferProgress, TransferResult } from './types.js';
+import type { SourceCandidate, TransferProgress, TransferResult } from './types.js';
 
 const DIGEST = `sha256:${'ef'.repeat(32)}`;
 const input: TransferInput = {
@@ -157,5 +157,98 @@ describe('verifyImage', () => {
       target: input.target,
     });
     expect(r).toEqual({ complete: false, sizeBytes: 5 });
+  });
+});
+
+describe('transferImage with candidates (fan-out)', () => {
+  const holder = (node: string, activeExports = 0): SourceCandidate => ({
+    node,
+    endpoint: `${node}:7443`,
+    complete: true,
+    sizeBytes: 30,
+    hinted: false,
+    activeExports,
+  });
+  const grpc = (code: number, details: string): Error =>
+    Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
+
+  test('given the least busy holder refuses as busy, should move to the next one and report it', async () => {
+    const asked: string[] = [];
+    const deps = fakeDeps({
+      agent: fakeAgent({
+        prepareExport: async () => plan,
+        importFrom: async (_a, req) => {
+          const from = req.sources[0]?.node ?? '';
+          asked.push(from);
+          if (from === 'b') throw grpc(8, 'source busy: 2 exports in progress (--max-concurrent-exports)');
+          return step(30, 2);
+        },
+      }),
+    });
+    const fanOut = {
+      ...input,
+      source: { node: 'b', address: 'b:7443' },
+      candidates: [holder('b'), holder('a', 1)],
+    };
+    const r = (await new MockActivityEnvironment().run(
+      createTransferActivities(deps).transferImage,
+      fanOut,
+    )) as TransferResult;
+    expect(asked).toEqual(['b', 'a']);
+    expect(r).toMatchObject({ source: 'a', bytesDone: 30 });
+  });
+
+  test('given the chosen holder fails otherwise, should fail naming it in the details', async () => {
+    const deps = fakeDeps({
+      agent: fakeAgent({
+        prepareExport: async () => plan,
+        importFrom: async () => Promise.reject(grpc(14, 'connection refused')),
+      }),
+    });
+    const fanOut = { ...input, candidates: [holder('a', 2), holder('b')] };
+    const err = (await new MockActivityEnvironment()
+      .run(createTransferActivities(deps).transferImage, fanOut)
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('AgentGrpc14');
+    expect(err.nonRetryable).toBe(false);
+    expect(err.details).toEqual([{ source: 'b' }]);
+  });
+
+  test('given a completed transfer, should make the target a source for the next transfer of the digest', async () => {
+    const used: string[] = [];
+    const deps = fakeDeps({
+      agent: fakeAgent({
+        prepareExport: async () => plan,
+        importFrom: async (_a, req) => (used.push(req.sources[0]?.node ?? ''), step(30, 2)),
+      }),
+    });
+    const acts = createTransferActivities(deps);
+    await new MockActivityEnvironment().run(acts.transferImage, { ...input, candidates: [holder('a', 3)] });
+    const next = { ...input, target: { node: 'u', address: 'u:7443' }, candidates: [holder('a', 3)] };
+    await new MockActivityEnvironment().run(acts.transferImage, next);
+    expect(used).toEqual(['a', 't']);
+  });
+
+  test('given a retried attempt, should ask the inventory again instead of trusting the old candidates', async () => {
+    const deps = fakeDeps({
+      kube: fakeKube({ listNodes: async () => [{ name: 'c', imageNames: [], internalIP: '10.0.0.3' }] }),
+      agent: fakeAgent({
+        hasImage: async () => ({
+          present: true,
+          complete: true,
+          sizeBytes: 30,
+          activeExports: 0,
+          maxExports: 4,
+        }),
+        prepareExport: async () => plan,
+        importFrom: async (_a, req) => (expect(req.sources[0]?.node).toBe('c'), step(30, 2)),
+      }),
+    });
+    const env = new MockActivityEnvironment({ attempt: 2 });
+    const r = (await env.run(createTransferActivities(deps).transferImage, {
+      ...input,
+      candidates: [holder('a')],
+    })) as TransferResult;
+    expect(r.source).toBe('c');
   });
 });

@@ -13,19 +13,49 @@ import {
   log,
 } from '@temporalio/activity';
 import type { ActivityDeps, AgentEndpoint, ImportProgress } from './deps.js';
-import { imageTooLarge, mapFailures } from './failures.js';
+import { imageTooLarge, mapFailures, noSourceNode } from './failures.js';
+import { locateInventory } from './inventory.js';
+import { NoServingSourceError, SourcePicker } from './source-choice.js';
 import { TRANSFER_PROGRESS_SIGNAL } from './types.js';
-import type { TransferProgress, TransferResult, VerifyResult } from './types.js';
+import type { SourceCandidate, TransferProgress, TransferResult, VerifyResult } from './types.js';
 
 /** Input of `transferImage`. */
 export interface TransferInput {
   digest: string;
   /** Names the target creates for kubelet (the pod's reference, and the digest reference). */
   imageNames: string[];
+  /** The workflow's first choice; without `candidates`, the only source. */
   source: AgentEndpoint;
+  /**
+   * Every usable holder (fan-out): the activity then takes the least busy one with a free upload slot when it
+   * runs, waits while all are at their cap, and reports the one it used in `TransferResult.source`.
+   */
+  candidates?: SourceCandidate[];
   target: AgentEndpoint;
   /** 0 means no limit. */
   maxImageSizeBytes: number;
+}
+
+/** The failure type of a source agent that refused as busy (gRPC RESOURCE_EXHAUSTED, see failures.ts). */
+export const SOURCE_BUSY = 'AgentGrpc8';
+
+function failureTypeOf(err: unknown): string | undefined {
+  return err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined;
+}
+
+/**
+ * The same failure with `{ source }` added to its details, so the workflow knows which holder failed when the
+ * activity chose it (fan-out) and can leave that holder out of its next round.
+ */
+export function withSource(err: unknown, source: string): unknown {
+  if (!(err instanceof ApplicationFailure)) return err;
+  return ApplicationFailure.create({
+    type: err.type ?? undefined,
+    message: err.message,
+    nonRetryable: err.nonRetryable === true,
+    details: [...(err.details ?? []), { source }],
+    cause: err.cause,
+  });
 }
 
 /** Heartbeats while the agent is silent (a large blob): keeps cancellation and liveness flowing. */
@@ -81,46 +111,114 @@ class ProgressRelay {
   }
 }
 
-async function runImport(
+/** Opens a session on `source` and has the target import from it. */
+async function importOnce(
+  deps: ActivityDeps,
+  input: TransferInput,
+  source: AgentEndpoint,
+  relay: ProgressRelay,
+): Promise<ImportProgress> {
+  const signal = cancellationSignal();
+  const session = newSession();
+  const plan = await mapFailures(`prepare export on ${source.node}`, () =>
+    deps.agent.prepareExport(
+      source,
+      {
+        session,
+        digest: input.digest,
+        targetNode: input.target.node,
+        ttlSeconds: deps.config.sessionTtlSeconds,
+      },
+      { signal },
+    ),
+  );
+  if (!plan.complete) {
+    throw ApplicationFailure.nonRetryable(
+      `source ${source.node} holds an incomplete copy`,
+      'SourceIncomplete',
+    );
+  }
+  if (input.maxImageSizeBytes > 0 && plan.totalBytes > input.maxImageSizeBytes) {
+    throw imageTooLarge(plan.totalBytes, input.maxImageSizeBytes);
+  }
+  relay.update({ ...relay.last, bytesTotal: plan.totalBytes, blobsTotal: plan.blobs.length });
+  const req = { session, digest: input.digest, sources: [source], imageNames: input.imageNames };
+  return mapFailures(`import on ${input.target.node} from ${source.node}`, () =>
+    deps.agent.importFrom(input.target, req, (p) => relay.update(p), { signal }),
+  );
+}
+
+/** The workflow's choice only: wait for that source's slot (inputs without `candidates`). */
+async function importFromGiven(
   deps: ActivityDeps,
   input: TransferInput,
   relay: ProgressRelay,
 ): Promise<ImportProgress> {
-  const timer = setInterval(() => heartbeat(relay.last), HEARTBEAT_EVERY_MS);
-  const signal = cancellationSignal();
-  let release: (() => void) | undefined;
+  // Waiting for a slot heartbeats too (the caller's timer), so a queued transfer stays alive and cancellable.
+  const release = await deps.slots?.acquire(input.source.node, cancellationSignal());
   try {
-    // Waiting for a slot heartbeats too (the timer above), so a queued transfer stays alive and cancellable.
-    release = await deps.slots?.acquire(input.source.node, signal);
-    const session = newSession();
-    const plan = await mapFailures(`prepare export on ${input.source.node}`, () =>
-      deps.agent.prepareExport(
-        input.source,
-        {
-          session,
-          digest: input.digest,
-          targetNode: input.target.node,
-          ttlSeconds: deps.config.sessionTtlSeconds,
-        },
-        { signal },
-      ),
-    );
-    if (!plan.complete) {
-      throw ApplicationFailure.nonRetryable(
-        `source ${input.source.node} holds an incomplete copy`,
-        'SourceIncomplete',
-      );
-    }
-    if (input.maxImageSizeBytes > 0 && plan.totalBytes > input.maxImageSizeBytes) {
-      throw imageTooLarge(plan.totalBytes, input.maxImageSizeBytes);
-    }
-    relay.update({ ...relay.last, bytesTotal: plan.totalBytes, blobsTotal: plan.blobs.length });
-    const req = { session, digest: input.digest, sources: [input.source], imageNames: input.imageNames };
-    return await mapFailures(`import on ${input.target.node} from ${input.source.node}`, () =>
-      deps.agent.importFrom(input.target, req, (p) => relay.update(p), { signal }),
-    );
+    return await importOnce(deps, input, input.source, relay);
   } finally {
     release?.();
+  }
+}
+
+/**
+ * Fan-out: takes the least busy holder with a free slot (waiting while all are at their cap), moves on to the
+ * next one when an agent refuses as busy, and makes the target a source for later transfers once it completes.
+ */
+async function importFanOut(
+  deps: ActivityDeps,
+  picker: SourcePicker,
+  input: TransferInput,
+  relay: ProgressRelay,
+): Promise<ImportProgress> {
+  const locate = async (): Promise<SourceCandidate[]> =>
+    (await locateInventory(deps, { digest: input.digest, targetNode: input.target.node })).sources;
+  // A retried attempt asks again: its source may be gone, and nodes that completed since are sources now.
+  const candidates = activityInfo().attempt > 1 ? await locate() : (input.candidates ?? []);
+  for (;;) {
+    const lease = await mapFailures(`wait for a source of ${input.digest}`, () =>
+      picker
+        .pick({
+          ...{ digest: input.digest, target: input.target.node, candidates, refresh: locate },
+          ...{ prefer: relay.last.source, signal: cancellationSignal(), onWait: () => heartbeat(relay.last) },
+        })
+        .catch((err: unknown) => {
+          throw err instanceof NoServingSourceError ? noSourceNode(input.digest, err.message) : err;
+        }),
+    );
+    const source = { node: lease.source.node, address: lease.source.endpoint };
+    relay.last = { ...relay.last, source: source.node };
+    try {
+      const done = await importOnce(deps, input, source, relay);
+      picker.served(source.node);
+      picker.learn(input.digest, input.target);
+      return done;
+    } catch (err) {
+      if (failureTypeOf(err) !== SOURCE_BUSY) throw withSource(err, source.node);
+      log.info('source busy, trying the least busy other holder', {
+        source: source.node,
+        backoffMs: picker.refused(source.node),
+      });
+    } finally {
+      lease.release();
+    }
+  }
+}
+
+async function runImport(
+  deps: ActivityDeps,
+  picker: SourcePicker,
+  input: TransferInput,
+  relay: ProgressRelay,
+): Promise<ImportProgress> {
+  const timer = setInterval(() => heartbeat(relay.last), HEARTBEAT_EVERY_MS);
+  try {
+    return input.candidates
+      ? await importFanOut(deps, picker, input, relay)
+      : await importFromGiven(deps, input, relay);
+  } finally {
     clearInterval(timer);
   }
 }
@@ -130,6 +228,8 @@ export function createTransferActivities(deps: ActivityDeps): {
   transferImage(input: TransferInput): Promise<TransferResult>;
   verifyImage(input: { digest: string; target: AgentEndpoint }): Promise<VerifyResult>;
 } {
+  // Real time, not deps.clock: the picker's back-offs and refreshes run on real timers.
+  const picker = new SourcePicker({ slots: deps.slots });
   return {
     /** Moves the image from `source` to `target`, heartbeating progress; resumes where a failed attempt stopped. */
     async transferImage(input: TransferInput): Promise<TransferResult> {
@@ -140,9 +240,11 @@ export function createTransferActivities(deps: ActivityDeps): {
         log.info('resuming transfer', { source: prev.source, blobsCommitted: prev.blobsCommitted, attempt });
       deps.metrics.inc('salvage_attempts');
       const base = { bytesDone: 0, bytesTotal: 0, blobsCommitted: 0, blobsTotal: 0, blobsSkipped: 0 };
-      const relay = new ProgressRelay(deps, { ...base, ...prev, source: input.source.node, attempt });
-      const startBytes = prev?.source === input.source.node ? prev.bytesDone : 0;
-      const final = await runImport(deps, input, relay);
+      // With candidates, a retry first prefers the holder the previous attempt used (its session is warm).
+      const first = input.candidates && prev?.source ? prev.source : input.source.node;
+      const relay = new ProgressRelay(deps, { ...base, ...prev, source: first, attempt });
+      const final = await runImport(deps, picker, input, relay);
+      const startBytes = prev?.source === relay.last.source ? prev.bytesDone : 0;
       relay.update(final);
       deps.metrics.addTransferBytes(final.bytesReceived ?? Math.max(0, final.bytesDone - startBytes));
       return { ...relay.last, durationMs: deps.clock.now().getTime() - started };

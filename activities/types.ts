@@ -57,6 +57,10 @@ export interface SourceCandidate {
   sizeBytes: number;
   /** Whether Node.status.images also lists the digest on this node. */
   hinted: boolean;
+  /** Sessions its agent was streaming to peers when asked (fan-out prefers the least busy holder). */
+  activeExports?: number;
+  /** Its agent's `--max-concurrent-exports`: 0 means it never serves peers; absent when not reported. */
+  maxExports?: number;
 }
 
 /** Result of the inventory activity. */

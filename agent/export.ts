@@ -65,9 +65,20 @@ export class ExportSlots {
 
   constructor(private readonly max: number) {}
 
+  /** Sessions streaming now (HasImage reports it so workers prefer the least busy holder). */
+  get streaming(): number {
+    return this.active.size;
+  }
+
   /** Takes a slot for `token` (streams of one session share it); RESOURCE_EXHAUSTED when full. */
   acquire(token: string): () => void {
     const n = this.active.get(token) ?? 0;
+    if (this.max === 0) {
+      throw new AgentError(
+        status.RESOURCE_EXHAUSTED,
+        'this node does not serve images to peers (--max-concurrent-exports 0)',
+      );
+    }
     if (n === 0 && this.active.size >= this.max) {
       throw new AgentError(
         status.RESOURCE_EXHAUSTED,

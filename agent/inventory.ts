@@ -38,8 +38,11 @@ export async function listImages(store: Store): Promise<ImageSummary[]> {
   return out;
 }
 
+/** What the store says about one digest; the server adds the export load (HasImage's other fields). */
+export type ImageHolding = Omit<HasImageResponse, 'activeExports' | 'maxExports'>;
+
 /** HasImage: records targeting `digest`, completeness, and what the CRI image service reports. */
-export async function hasImage(store: Store, digest: string): Promise<HasImageResponse> {
+export async function hasImage(store: Store, digest: string): Promise<ImageHolding> {
   requireDigest('digest', digest);
   const records = (await store.listImages()).filter((r) => r.target.digest === digest);
   const first = records[0];

@@ -92,7 +92,11 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
     };
   return {
     listImages: unary('ListImages', async () => ({ images: await listImages(deps.store) })),
-    hasImage: unary('HasImage', (req: { digest: string }) => hasImage(deps.store, req.digest)),
+    hasImage: unary('HasImage', async (req: { digest: string }) => ({
+      ...(await hasImage(deps.store, req.digest)),
+      activeExports: exportDeps.slots.streaming,
+      maxExports: deps.maxConcurrentExports,
+    })),
     resolveTag: unary('ResolveTag', (req: { ref: string }) => resolveTag(deps.store, req.ref)),
     removeImage: unary('RemoveImage', (req: { ref: string }) => removeImage(deps.store, req.ref)),
     prepareExport: unary('PrepareExport', (req) => prepareExport(exportDeps, req)),

@@ -14,7 +14,7 @@ const HELP: Record<keyof typeof FLAGS, string> = {
   tlsKey: 'PEM private key of this agent (mTLS)',
   tlsCa: 'PEM CA that signs every agent and worker certificate (mTLS)',
   insecureDev: 'serve and dial WITHOUT TLS: local development only',
-  maxConcurrentExports: 'transfer sessions this node serves at once',
+  maxConcurrentExports: 'transfer sessions this node serves at once (0: never serves peers)',
   maxImageSize: 'largest image imported, e.g. 10Gi',
   chunkSize: 'largest chunk of a blob stream, e.g. 1Mi',
   jsonLog: 'log JSON lines (false: human-readable)',

@@ -31,7 +31,7 @@ test.each([
   [{ metricsAddr: '9090' }, '--metrics-addr'],
   [{ chunkSize: '1Gi' }, '--chunk-size'],
   [{ maxImageSize: '10 GB' }, '--max-image-size'],
-  [{ maxConcurrentExports: '0' }, '--max-concurrent-exports'],
+  [{ maxConcurrentExports: '-1' }, '--max-concurrent-exports'],
   [{ containerdSocket: 'relative.sock' }, '--containerd-socket'],
   [{ containerdNamespace: 'bad ns' }, '--containerd-namespace'],
   [{ nodeName: '' }, '--node-name'],

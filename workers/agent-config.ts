@@ -158,7 +158,7 @@ export function parseAgentConfig(flags: RawAgentFlags, env: Record<string, strin
     nodeName: str('nodeName'),
     tls: tlsConfig(get, insecureDev),
     insecureDev,
-    maxConcurrentExports: parseInteger('maxConcurrentExports', str('maxConcurrentExports'), 1, 1000),
+    maxConcurrentExports: parseInteger('maxConcurrentExports', str('maxConcurrentExports'), 0, 1000),
     maxImageSize: parseSize('maxImageSize', str('maxImageSize'), 1, 2 ** 50),
     chunkSize: parseSize('chunkSize', str('chunkSize'), 4096, 8 << 20),
     jsonLog: parseBool('jsonLog', get('jsonLog') ?? true),

@@ -56,7 +56,13 @@ export class GrpcAgentPort implements AgentPort {
 
   async hasImage(agent: AgentEndpoint, digest: string, opts: CallOptions = {}): Promise<ImageStatus> {
     const res = await this.client(agent).hasImage(digest, opts);
-    return { present: res.present, complete: res.complete, sizeBytes: Number(res.size) };
+    return {
+      present: res.present,
+      complete: res.complete,
+      sizeBytes: Number(res.size),
+      activeExports: res.activeExports,
+      maxExports: res.maxExports,
+    };
   }
 
   async resolveTag(agent: AgentEndpoint, ref: string, opts: CallOptions = {}): Promise<string | null> {

@@ -45,9 +45,29 @@ export class SalvageRun {
     setCurrentDetails(`**${phase}**${this.progress.source ? ` from ${this.progress.source}` : ''}`);
   }
 
+  /** Holders the running transfer may take the image from (fan-out: the activity picks the least busy one). */
+  private transferSources: string[] = [];
+
+  /** Starts a transfer round: `first` is the preferred holder, `candidates` all those the activity may use. */
+  beginTransfer(first: string, candidates: string[]): void {
+    Object.assign(this.progress, { source: first, bytesDone: 0, blobsCommitted: 0 });
+    this.transferSources = candidates;
+    this.progress.sourcesTried.push(first);
+    this.progress.attempts++;
+    this.setPhase('Transferring');
+  }
+
+  /** The holder the transfer actually uses (it may differ from the preferred one when that one is busy). */
+  useSource(node: string): void {
+    if (node === this.progress.source) return;
+    this.progress.source = node;
+    this.progress.sourcesTried[this.progress.sourcesTried.length - 1] = node;
+  }
+
   /** Takes live transfer progress pushed by the transfer activity (ignored once that source is left behind). */
   onTransferProgress(p: TransferProgress): void {
-    if (this.progress.phase !== 'Transferring' || p.source !== this.progress.source) return;
+    if (this.progress.phase !== 'Transferring' || !this.transferSources.includes(p.source)) return;
+    this.useSource(p.source);
     Object.assign(this.progress, {
       bytesDone: p.bytesDone,
       bytesTotal: p.bytesTotal,

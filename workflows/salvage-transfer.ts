@@ -2,9 +2,10 @@
  * The transfer step of `salvageImage`: try each source in order (each with its own retries), verify on the
  * target, and fall back to the next source when one fails. A too-large image stops at once.
  */
-import { ActivityFailure, ApplicationFailure, isCancellation, log } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, log, patched } from '@temporalio/workflow';
 import type { SourceCandidate, SourceInventory, TransferResult } from '../activities/types.js';
 import { canonicalName, parseImageReference, withDigest } from '../common/image-ref.js';
+import { rankSources } from '../common/source-choice.js';
 import { acts } from './acts.js';
 import { INVENTORY, transferOptions } from './activity-options.js';
 import type { SalvageRun } from './salvage-run.js';
@@ -44,56 +45,114 @@ export interface TransferLimits {
   maxImageSizeBytes: number;
 }
 
+/** Rounds of source choice before a salvage gives up; each round leaves out the holders that failed before. */
+export const MAX_SOURCE_ROUNDS = 8;
+
+/** Re-locating before every round after the first (fan-out); histories recorded before it replay without it. */
+export const RELOCATE_PATCH = 'fanout-relocate-each-round';
+
+/** The holder a failed transfer used, when the activity named it (`{ source }` in the failure's details). */
+export function sourceOf(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof ApplicationFailure)) return undefined;
+  for (const d of cause.details ?? []) {
+    const source = (d as { source?: unknown } | null)?.source;
+    if (typeof source === 'string') return source;
+  }
+  return undefined;
+}
+
+/** A finished transfer: verified, or still incomplete on the target (`incomplete` says why). */
+interface RoundResult {
+  result: TransferResult;
+  incomplete?: string;
+}
+
 async function tryOne(
   run: SalvageRun,
-  src: SourceCandidate,
+  candidates: SourceCandidate[],
   target: string,
   { attempts, maxImageSizeBytes }: TransferLimits,
-): Promise<TransferResult | string> {
+): Promise<RoundResult> {
   const { input } = run;
-  const source = { node: src.node, address: src.endpoint ?? '' };
+  const first = candidates[0] as SourceCandidate;
   const targetAgent = { node: input.node, address: target };
   const result = await acts(
     transferOptions(attempts),
-    `Transfer ${input.imageRef} ${src.node} → ${input.node}`,
+    `Transfer ${input.imageRef} ${candidates.length > 1 ? 'from the least busy holder' : first.node} → ${input.node}`,
   ).transferImage({
     digest: input.digest,
     imageNames: recordNames(input.imageRef, input.digest),
-    source,
+    source: { node: first.node, address: first.endpoint ?? '' },
+    candidates,
     target: targetAgent,
     maxImageSizeBytes,
   });
+  run.useSource(result.source);
   run.setPhase('Verifying');
   const v = await acts(INVENTORY, `Verify ${input.digest.slice(0, 19)} on ${input.node}`).verifyImage({
     digest: input.digest,
     target: targetAgent,
   });
-  return v.complete ? result : `the image is still incomplete on ${input.node} after the transfer`;
+  return v.complete
+    ? { result }
+    : { result, incomplete: `the image is still incomplete on ${input.node} after the transfer` };
 }
 
-/** Runs the transfers; returns the first verified one, or fails the workflow when every source failed. */
+async function relocate(run: SalvageRun): Promise<SourceInventory> {
+  const { digest, node } = run.input;
+  const inv = await acts(INVENTORY, `Locate ${digest.slice(0, 19)} again`).locateSources({
+    digest,
+    targetNode: node,
+  });
+  run.progress.holders = inv.sources.map((s) => s.node);
+  return inv;
+}
+
+/**
+ * Runs the transfers; returns the first verified one, or fails the workflow when every source failed. Each round
+ * hands the transfer every usable holder, least busy first (fan-out: nodes that completed serve too); the
+ * activity takes the least busy one with a free slot. A holder that failed is left out of later rounds, and the
+ * inventory is asked again before each later round (a dead source drops out, new holders come in).
+ */
 export async function transferWithFallback(
   run: SalvageRun,
   inv: SourceInventory,
   limits: TransferLimits,
 ): Promise<TransferOutcome> {
   const errors: string[] = [];
-  for (const src of inv.sources) {
-    Object.assign(run.progress, { source: src.node, bytesDone: 0, blobsCommitted: 0 });
-    run.progress.sourcesTried.push(src.node);
-    run.progress.attempts++;
-    run.setPhase('Transferring');
+  const failed = new Set<string>();
+  let current = inv;
+  for (let round = 0; round < MAX_SOURCE_ROUNDS; round++) {
+    if (round > 0 && patched(RELOCATE_PATCH)) current = await relocate(run);
+    const candidates = rankSources(current.sources.filter((s) => s.endpoint && !failed.has(s.node)));
+    const first = candidates[0];
+    if (!first) break;
+    run.beginTransfer(
+      first.node,
+      candidates.map((c) => c.node),
+    );
     try {
-      const r = await tryOne(run, src, inv.targetEndpoint ?? '', limits);
-      if (typeof r !== 'string') return { source: src.node, result: r };
-      errors.push(`${src.node}: ${r}`);
+      const r = await tryOne(run, candidates, current.targetEndpoint ?? '', limits);
+      if (r.incomplete === undefined) return { source: r.result.source, result: r.result };
+      errors.push(`${r.result.source}: ${r.incomplete}`);
+      failed.add(r.result.source);
     } catch (err) {
       if (isCancellation(err)) throw err;
       if (failureType(err) === 'ImageTooLarge') return run.fail('ImageTooLarge', messageOf(err));
-      errors.push(`${src.node}: ${messageOf(err)}`);
-      log.warn('source failed, trying the next one', { source: src.node, error: messageOf(err) });
+      const source = sourceOf(err) ?? first.node;
+      run.useSource(source);
+      errors.push(`${source}: ${messageOf(err)}`);
+      failed.add(source);
+      log.warn('source failed, trying the next one', { source, error: messageOf(err) });
     }
     run.progress.error = errors[errors.length - 1];
+  }
+  if (errors.length === 0) {
+    return run.fail(
+      'NoSourceNode',
+      `no holder of ${run.input.digest} serves peers (--max-concurrent-exports 0 on ${current.sources.map((s) => s.node).join(', ')})`,
+    );
   }
   return run.fail('AllSourcesFailed', `every source failed: ${errors.join('; ')}`);
 }

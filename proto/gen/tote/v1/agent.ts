@@ -138,6 +138,10 @@ export interface HasImageResponse {
   size: string;
   /** Image id (sha256:<config>) the CRI image service reports for this digest; empty if it does not see it. */
   criImageId: string;
+  /** Transfer sessions this agent is streaming to peers now: the worker prefers the least busy holder (fan-out). */
+  activeExports: number;
+  /** Its cap (--max-concurrent-exports); 0 means the node never serves peers. Absent from agents that predate it. */
+  maxExports?: number | undefined;
 }
 
 export interface ResolveTagRequest {
@@ -702,7 +706,16 @@ export const HasImageRequest: MessageFns<HasImageRequest> = {
 };
 
 function createBaseHasImageResponse(): HasImageResponse {
-  return { present: false, complete: false, names: [], missing: [], size: "0", criImageId: "" };
+  return {
+    present: false,
+    complete: false,
+    names: [],
+    missing: [],
+    size: "0",
+    criImageId: "",
+    activeExports: 0,
+    maxExports: undefined,
+  };
 }
 
 export const HasImageResponse: MessageFns<HasImageResponse> = {
@@ -724,6 +737,12 @@ export const HasImageResponse: MessageFns<HasImageResponse> = {
     }
     if (message.criImageId !== "") {
       writer.uint32(50).string(message.criImageId);
+    }
+    if (message.activeExports !== 0) {
+      writer.uint32(56).int32(message.activeExports);
+    }
+    if (message.maxExports !== undefined) {
+      writer.uint32(64).int32(message.maxExports);
     }
     return writer;
   },
@@ -789,6 +808,22 @@ export const HasImageResponse: MessageFns<HasImageResponse> = {
             message.criImageId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.activeExports = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxExports = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -813,6 +848,16 @@ export const HasImageResponse: MessageFns<HasImageResponse> = {
         : isSet(object.cri_image_id)
         ? globalThis.String(object.cri_image_id)
         : "",
+      activeExports: isSet(object.activeExports)
+        ? globalThis.Number(object.activeExports)
+        : isSet(object.active_exports)
+        ? globalThis.Number(object.active_exports)
+        : 0,
+      maxExports: isSet(object.maxExports)
+        ? globalThis.Number(object.maxExports)
+        : isSet(object.max_exports)
+        ? globalThis.Number(object.max_exports)
+        : undefined,
     };
   },
 
@@ -836,6 +881,12 @@ export const HasImageResponse: MessageFns<HasImageResponse> = {
     if (message.criImageId !== "") {
       obj.criImageId = message.criImageId;
     }
+    if (message.activeExports !== 0) {
+      obj.activeExports = Math.round(message.activeExports);
+    }
+    if (message.maxExports !== undefined) {
+      obj.maxExports = Math.round(message.maxExports);
+    }
     return obj;
   },
 
@@ -850,6 +901,8 @@ export const HasImageResponse: MessageFns<HasImageResponse> = {
     message.missing = object.missing?.map((e) => e) || [];
     message.size = object.size ?? "0";
     message.criImageId = object.criImageId ?? "";
+    message.activeExports = object.activeExports ?? 0;
+    message.maxExports = object.maxExports ?? undefined;
     return message;
   },
 };
