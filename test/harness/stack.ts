@@ -8,6 +8,8 @@ import { startToteWorker, type WorkerProcess } from './worker.js';
 export interface StackOptions {
   /** Extra flags for every agent. */
   agentArgs?: string[];
+  /** Extra flags for one node's agent, after `agentArgs`. */
+  agentArgsFor?: (node: string) => string[];
   /** Extra flags for the worker (backup registry, webhooks, limits…). */
   workerArgs?: string[];
   /** Extra environment for the worker (e.g. TOTE_WEBHOOK_SECRET). */
@@ -35,7 +37,7 @@ export interface ToteStack {
 export async function startToteStack(sb: Sandbox, opts: StackOptions = {}): Promise<ToteStack> {
   const pki = createTotePki(sb);
   const [agents, ids] = await Promise.all([
-    startAgents(sb, pki, { args: opts.agentArgs }),
+    startAgents(sb, pki, { args: opts.agentArgs, argsFor: opts.agentArgsFor }),
     installChartIdentities(sb.kube),
   ]);
   const agentPort = agents[0]?.address.split(':')[1] ?? '';

@@ -25,8 +25,8 @@ export interface AgentProcess {
   healthUrl: string;
   metricsUrl: string;
   managed: Managed;
-  /** Stops (SIGTERM) and starts the agent again with the same flags. */
-  restart(): Promise<void>;
+  /** Stops (SIGTERM) and starts the agent again with the same flags, or with `extraArgs` in place of the extras. */
+  restart(extraArgs?: string[]): Promise<void>;
   /** SIGKILL (fault injection); {@link start} brings it back. */
   kill(): Promise<void>;
   start(): Promise<void>;
@@ -38,6 +38,8 @@ export interface AgentsOptions {
   mtls?: boolean;
   /** Extra flags for every agent. */
   args?: string[];
+  /** Extra flags for one node's agent, after {@link args} (e.g. `--max-concurrent-exports=0` on some nodes). */
+  argsFor?: (node: string) => string[];
 }
 
 /** Creates the CA and certificates of every agent and of the worker in the run directory. */
@@ -110,8 +112,8 @@ export async function startAgents(
       `${ip}:${metricsPort}`,
       '--json-log',
       ...tls,
-      ...(opts.args ?? []),
     ];
+    let extra = [...(opts.args ?? []), ...(opts.argsFor?.(node.name) ?? [])];
     const healthUrl = `http://${ip}:${healthPort}/readyz`;
     const agent: AgentProcess = {
       node: node.name,
@@ -120,14 +122,19 @@ export async function startAgents(
       metricsUrl: `http://${ip}:${metricsPort}/metrics`,
       managed: undefined as unknown as Managed,
       start: async () => {
-        agent.managed = sb.run.spawn({ name: `agent-${node.name}`, cmd: process.execPath, args });
+        agent.managed = sb.run.spawn({
+          name: `agent-${node.name}`,
+          cmd: process.execPath,
+          args: [...args, ...extra],
+        });
         await waitFor(`agent ${node.name} ready at ${healthUrl}`, async () => {
           if (agent.managed.child.exitCode !== null)
             throw new Error(`agent ${node.name} exited; see ${agent.managed.logPath}`);
           return healthy(healthUrl);
         });
       },
-      restart: async () => {
+      restart: async (extraArgs) => {
+        if (extraArgs) extra = extraArgs;
         await agent.managed.stop();
         await agent.start();
       },

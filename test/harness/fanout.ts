@@ -1,0 +1,159 @@
+/**
+ * Fan-out scenarios (one digest, many nodes): opted-in pods that fail to pull the same image on many nodes, the
+ * salvage workflows the controller starts for them, and what those did. Shared by test/e2e/fanout.test.ts and
+ * bench/scale.ts.
+ */
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Client } from '@temporalio/client';
+import { salvageWorkflowId } from '../../common/names.js';
+import type { SalvageResult } from '../../workflows/types.js';
+import type { BuiltImage } from './oci-model.js';
+import { createPod, setPodImageFailure } from './pods.js';
+import { waitFor } from './ports.js';
+
+/** The pod annotation that opts a workload into automatic salvage. */
+export const AUTO_SALVAGE = { 'tote.dev/auto-salvage': 'true' };
+
+/** A pod bound to a node. */
+export interface BoundPod {
+  name: string;
+  node: string;
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight. */
+export async function parallel<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** What {@link createPods} creates. */
+export interface PodsSpec {
+  namespace: string;
+  /** Pod names are `<prefix>-<i>`. */
+  prefix: string;
+  image: string;
+  /** Nodes the pods are bound to, round-robin. */
+  nodes: string[];
+  count: number;
+  /** Creations in flight. @default 16 */
+  concurrency?: number;
+}
+
+/** Creates `count` opted-in pods naming `image`, spread round-robin over `nodes`; their status stays empty. */
+export async function createPods(kc: KubeConfig, spec: PodsSpec): Promise<BoundPod[]> {
+  const pods = Array.from({ length: spec.count }, (_, i) => ({
+    name: `${spec.prefix}-${i}`,
+    node: spec.nodes[i % spec.nodes.length] as string,
+  }));
+  await parallel(pods, spec.concurrency ?? 16, async (p) => {
+    await createPod(kc, {
+      namespace: spec.namespace,
+      name: p.name,
+      nodeName: p.node,
+      image: spec.image,
+      annotations: AUTO_SALVAGE,
+    });
+  });
+  return pods;
+}
+
+/** Reports a failed pull (ErrImagePull) on every pod as kubelet does, `concurrency` patches in flight. */
+export async function failPulls(
+  kc: KubeConfig,
+  namespace: string,
+  pods: BoundPod[],
+  concurrency = 16,
+): Promise<void> {
+  await parallel(pods, concurrency, async (p) => {
+    await setPodImageFailure(kc, { namespace, name: p.name, container: 'app', reason: 'ErrImagePull' });
+  });
+}
+
+/** Bytes one transfer of `img` puts on the wire: configs and layers (agents do not count manifests). */
+export function wireBytes(img: BuiltImage): number {
+  return img.platforms.reduce((sum, p) => sum + p.config.size + p.layers.reduce((s, l) => s + l.size, 0), 0);
+}
+
+/** One closed salvage workflow. */
+export interface SalvageOutcome {
+  node: string;
+  workflowId: string;
+  result: SalvageResult;
+  /** Start and close time as Temporal recorded them (ms since the epoch, same clock as this machine). */
+  startMs: number;
+  closeMs: number;
+}
+
+/**
+ * Waits for the salvage workflow of `digest` on each of `nodes` (started by the controller) to close and
+ * returns its result; a failed workflow rejects with its failure.
+ */
+export async function awaitSalvages(
+  client: Client,
+  digest: string,
+  nodes: string[],
+  timeoutMs = 600_000,
+): Promise<SalvageOutcome[]> {
+  return Promise.all(
+    nodes.map(async (node) => {
+      const workflowId = salvageWorkflowId(digest, node);
+      const handle = client.workflow.getHandle(workflowId);
+      await waitFor(
+        `workflow ${workflowId} to start`,
+        async () => (await handle.describe().catch(() => false)) !== false,
+        timeoutMs,
+      );
+      const result = (await handle.result()) as SalvageResult;
+      const desc = await handle.describe();
+      return {
+        node,
+        workflowId,
+        result,
+        startMs: desc.startTime.getTime(),
+        closeMs: desc.closeTime?.getTime() ?? Date.now(),
+      };
+    }),
+  );
+}
+
+/** A SalvageRecord as the fan-out checks read it. */
+export interface RecordSummary {
+  name: string;
+  digest: string;
+  sourceNode: string;
+  targetNode: string;
+}
+
+/** The SalvageRecords of `digest` in `namespace`. */
+export async function salvageRecordsOf(
+  kc: KubeConfig,
+  namespace: string,
+  digest: string,
+): Promise<RecordSummary[]> {
+  const list = (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+    group: 'tote.dev',
+    version: 'v1alpha1',
+    namespace,
+    plural: 'salvagerecords',
+  })) as { items: { metadata: { name: string }; status?: Partial<RecordSummary> }[] };
+  return list.items
+    .filter((r) => r.status?.digest === digest)
+    .map((r) => ({
+      name: r.metadata.name,
+      digest,
+      sourceNode: r.status?.sourceNode ?? '',
+      targetNode: r.status?.targetNode ?? '',
+    }));
+}
+
+/** Sum of a Prometheus metric's series at `url` (0 when absent). */
+export async function scrapeSum(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
