@@ -1,0 +1,221 @@
+/**
+ * The end-to-end salvage environment: the sandbox (Temporal, apiserver, containerd nodes, registry), one mTLS
+ * agent per node, the chart's CRD and worker RBAC, a `tote worker` process from the compiled CLI, a local webhook
+ * receiver that checks signatures, and a Temporal client.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import { verifySignature } from '../../infra/webhook.js';
+import { installChartIdentities } from '../harness/chart-rbac.js';
+import { freePort, waitFor } from '../harness/ports.js';
+import type { Managed } from '../harness/run.js';
+import { startSandbox, type Sandbox } from '../harness/sandbox.js';
+import { createTotePki, startAgents, TOTE_BIN, type AgentProcess, type TotePki } from '../harness/tote.js';
+
+/** One webhook delivery as received. */
+export interface Delivery {
+  event: string;
+  workflowId: string;
+  data: Record<string, unknown>;
+  signatureValid: boolean;
+}
+
+/** A local webhook receiver. */
+export interface Receiver {
+  url: string;
+  deliveries: Delivery[];
+  close(): Promise<void>;
+}
+
+/** Starts a receiver that records every POST and checks its `X-Tote-Signature` against `secret`. */
+export async function startReceiver(secret: string): Promise<Receiver> {
+  const deliveries: Delivery[] = [];
+  const srv: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      const parsed = JSON.parse(body) as Omit<Delivery, 'signatureValid'>;
+      const sig = req.headers['x-tote-signature'];
+      deliveries.push({
+        ...parsed,
+        signatureValid: verifySignature(secret, body, sig as string | undefined),
+      });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/hooks/tote`,
+    deliveries,
+    close: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
+  };
+}
+
+/** A `tote worker` process. */
+export interface WorkerProcess {
+  managed: Managed;
+  metricsUrl: string;
+  start(): Promise<void>;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Everything an end-to-end salvage needs. */
+export interface SalvageEnv {
+  sb: Sandbox;
+  pki: TotePki;
+  agents: AgentProcess[];
+  receiver: Receiver;
+  worker: WorkerProcess;
+  client: Client;
+  admin: KubeConfig;
+  webhookSecret: string;
+  /** Reconnects the client (after a Temporal restart the old connection may be broken). */
+  reconnect(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startWorkerProcess(
+  env: Omit<SalvageEnv, 'worker' | 'client' | 'reconnect' | 'stop'>,
+  kubeconfig: string,
+): Promise<WorkerProcess> {
+  const [metricsPort, healthPort] = [await freePort(), await freePort()];
+  const agentPort = env.agents[0]?.address.split(':')[1] ?? '';
+  const registry = env.sb.registry;
+  const args = [
+    TOTE_BIN,
+    'worker',
+    `--kubeconfig=${kubeconfig}`,
+    `--temporal-address=${env.sb.temporal.address}`,
+    `--agent-endpoint-template={nodeIP}:${agentPort}`,
+    `--tls-cert=${env.pki.worker.cert}`,
+    `--tls-key=${env.pki.worker.key}`,
+    `--tls-ca=${env.pki.ca.cert}`,
+    ...(registry ? [`--backup-registry=${registry.host}`, '--backup-registry-insecure'] : []),
+    `--webhook-url=${env.receiver.url}`,
+    `--metrics-addr=127.0.0.1:${metricsPort}`,
+    `--health-port=${healthPort}`,
+    '--log-level=debug',
+  ];
+  // Clear any TOTE_* a developer has set; pass the webhook key through its env fallback, as the chart does.
+  const clean = Object.fromEntries(
+    Object.keys(process.env)
+      .filter((k) => k.startsWith('TOTE_'))
+      .map((k) => [k, '']),
+  );
+  const readyUrl = `http://127.0.0.1:${healthPort}/readyz`;
+  const w: WorkerProcess = {
+    managed: undefined as unknown as Managed,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    start: async () => {
+      w.managed = env.sb.run.spawn({
+        name: 'worker',
+        cmd: process.execPath,
+        args,
+        env: { ...clean, TOTE_WEBHOOK_SECRET: env.webhookSecret },
+      });
+      await waitFor(
+        `worker ready at ${readyUrl}`,
+        async () => {
+          if (w.managed.child.exitCode !== null) throw new Error(`worker exited; see ${w.managed.logPath}`);
+          return (await fetch(readyUrl).catch(() => undefined))?.status === 200;
+        },
+        120_000,
+      );
+    },
+    kill: () => w.managed.kill(),
+    stop: () => w.managed.stop(35_000),
+  };
+  await w.start();
+  return w;
+}
+
+/** Starts the whole environment; `agentArgs` go to every agent (e.g. a small `--chunk-size`). */
+export async function startSalvageEnv(opts: { agentArgs?: string[] } = {}): Promise<SalvageEnv> {
+  const sb = await startSandbox({ label: 'e2e-salvage', nodes: 2, durableTemporal: true });
+  try {
+    const pki = createTotePki(sb);
+    const webhookSecret = 'e2e-hmac-key';
+    const [agents, ids, receiver] = await Promise.all([
+      startAgents(sb, pki, { args: opts.agentArgs }),
+      installChartIdentities(sb.kube),
+      startReceiver(webhookSecret),
+    ]);
+    const base = { sb, pki, agents, receiver, admin: sb.kube.kubeConfig(), webhookSecret };
+    const worker = await startWorkerProcess(base, ids.workerKubeconfig);
+    let connection = await Connection.connect({ address: sb.temporal.address });
+    const env: SalvageEnv = {
+      ...base,
+      worker,
+      client: new Client({ connection }),
+      reconnect: async () => {
+        await connection.close().catch(() => undefined);
+        connection = await Connection.connect({ address: sb.temporal.address });
+        env.client = new Client({ connection });
+      },
+      stop: async () => {
+        await connection.close().catch(() => undefined);
+        await receiver.close();
+        await sb.stop();
+      },
+    };
+    return env;
+  } catch (err) {
+    await sb.stop();
+    throw err;
+  }
+}
+
+/** SalvageRecords in `namespace`. */
+export async function salvageRecords(
+  kc: KubeConfig,
+  namespace: string,
+): Promise<{ metadata: { name: string }; spec: Record<string, string>; status: Record<string, unknown> }[]> {
+  const list = (await kc
+    .makeApiClient(CustomObjectsApi)
+    .listNamespacedCustomObject({
+      group: 'tote.dev',
+      version: 'v1alpha1',
+      namespace,
+      plural: 'salvagerecords',
+    })) as { items: never[] };
+  return list.items;
+}
+
+/** Events on pod `name` in `namespace`, oldest first: reason, type, note. */
+export async function podEvents(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<{ reason: string; type: string; note: string }[]> {
+  const list = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace });
+  return list.items
+    .filter((e) => e.regarding?.name === name)
+    .sort((a, b) => new Date(a.eventTime ?? 0).getTime() - new Date(b.eventTime ?? 0).getTime())
+    .map((e) => ({ reason: e.reason ?? '', type: e.type ?? '', note: e.note ?? '' }));
+}
+
+/** True when the pod no longer exists. */
+export async function podGone(kc: KubeConfig, namespace: string, name: string): Promise<boolean> {
+  try {
+    await kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace, name });
+    return false;
+  } catch (err) {
+    return (err as { code?: number }).code === 404;
+  }
+}
+
+/** Sum of a Prometheus metric's series (0 when absent). */
+export async function metricValue(url: string, name: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
