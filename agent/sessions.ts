@@ -84,10 +84,12 @@ export class SessionRegistry<T = unknown> {
 
   /**
    * The live session of `spec.token` if it has the same binding (PrepareExport is idempotent), undefined if
-   * the token is new; PERMISSION_DENIED if the token is bound to another image or target.
+   * the token is new or its session expired; PERMISSION_DENIED if the token is bound to another image or
+   * target. An expired session is remembered for a while (see {@link prune}), and so is its binding: a replayed
+   * token cannot be re-bound to another target once its session has ended, only prepared again by its own.
    */
   existing(spec: SessionSpec): Session<T> | undefined {
-    const s = this.live(spec.token);
+    const s = this.sessions.get(spec.token);
     if (!s) return undefined;
     if (s.digest !== spec.digest || s.targetNode !== spec.targetNode) {
       throw new AgentError(
@@ -95,7 +97,7 @@ export class SessionRegistry<T = unknown> {
         'session token is already bound to another image or target',
       );
     }
-    return s;
+    return s.expiresAt > this.now() ? s : undefined;
   }
 
   /** Registers a session; RESOURCE_EXHAUSTED when too many are live. */
@@ -128,11 +130,6 @@ export class SessionRegistry<T = unknown> {
       throw new AgentError(status.PERMISSION_DENIED, `blob ${digest} is not part of the session's image`);
     }
     return s;
-  }
-
-  private live(token: string): Session<T> | undefined {
-    const s = this.sessions.get(token);
-    return s && s.expiresAt > this.now() ? s : undefined;
   }
 
   /** Forgets sessions expired for longer than their own lifetime (kept a while to say "expired"). */
