@@ -177,14 +177,12 @@ export async function salvageRecords(
   kc: KubeConfig,
   namespace: string,
 ): Promise<{ metadata: { name: string }; spec: Record<string, string>; status: Record<string, unknown> }[]> {
-  const list = (await kc
-    .makeApiClient(CustomObjectsApi)
-    .listNamespacedCustomObject({
-      group: 'tote.dev',
-      version: 'v1alpha1',
-      namespace,
-      plural: 'salvagerecords',
-    })) as { items: never[] };
+  const list = (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+    group: 'tote.dev',
+    version: 'v1alpha1',
+    namespace,
+    plural: 'salvagerecords',
+  })) as { items: never[] };
   return list.items;
 }
 
