@@ -2,6 +2,9 @@ import { freePort, waitFor } from './ports.js';
 import type { Managed, Run } from './run.js';
 import { TOTE_BIN } from './tote.js';
 
+/** V8 options the chart gives the controller: a small young generation keeps its resident memory flat. */
+export const CONTROLLER_NODE_OPTIONS = '--max-semi-space-size=4';
+
 /** Options of {@link startToteController}. */
 export interface ControllerOptions {
   /** Kubeconfig the controller runs with: mint one for the chart's controller ServiceAccount, never admin. */
@@ -65,7 +68,13 @@ export async function startToteController(run: Run, opts: ControllerOptions): Pr
           .filter((k) => k.startsWith('TOTE_'))
           .map((k) => [k, '']),
       );
-      proc.managed = run.spawn({ name, cmd: process.execPath, args, env });
+      // The chart's controller container sets the same NODE_OPTIONS (charts/tote, docs/adr/0006).
+      proc.managed = run.spawn({
+        name,
+        cmd: process.execPath,
+        args,
+        env: { ...env, NODE_OPTIONS: CONTROLLER_NODE_OPTIONS },
+      });
       if (opts.waitReady === false) return;
       await waitFor(
         `${name} ready at ${readyUrl}`,
