@@ -1,21 +1,12 @@
 // MAINTENANCE: the only file that knows containerd's API (STYLE.md §6.5). Facts: ../shared/facts/containerd-oci.md.
-import { once } from 'node:events';
+import { credentials, Metadata, status, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import {
-  credentials,
-  makeGenericClientConstructor,
-  Metadata,
-  status,
-  type CallOptions,
-  type ClientDuplexStream,
-  type ServiceError,
-} from '@grpc/grpc-js';
-import {
-  ContentService,
+  ContentClient,
+  ReadContentRequest,
   WriteAction,
-  type ContentClient,
   WriteContentRequest,
+  WriteContentResponse,
   type InfoResponse,
-  type WriteContentResponse,
 } from '../proto/gen/containerd/services/content/v1/content.js';
 import {
   ImagesClient,
@@ -25,7 +16,8 @@ import {
 } from '../proto/gen/containerd/services/images/v1/images.js';
 import { LeasesClient } from '../proto/gen/containerd/services/leases/v1/leases.js';
 import { ImageServiceClient, type ImageStatusResponse } from '../proto/gen/cri/runtime/v1/api.js';
-import { decodeOffsetData, encodeVarintsAndBytes } from '../common/wire.js';
+import { grpcFrame, grpcHeader, MessageAssembler } from '../common/wire.js';
+import { H2Connection, readOffsetData, type RawCall } from '../infra/grpc-h2.js';
 import {
   StoreError,
   type BlobInfo,
@@ -58,50 +50,14 @@ const KIND_BY_CODE: Partial<Record<number, StoreErrorKind>> = {
   [status.OUT_OF_RANGE]: 'out-of-range',
   [status.DATA_LOSS]: 'data-loss',
 };
-// Write requests in flight before waiting for containerd's answers: overlaps network and disk without
-// letting an unbounded amount of data queue up (memory stays flat).
+const CONTENT_SERVICE = '/containerd.services.content.v1.Content';
+// WRITE requests are gathered up to this size (containerd accepts 16 MiB): containerd answers every request, so
+// fewer, larger ones cost less on both sides. The data is not copied: a request is a header and the caller's
+// buffers.
+const WRITE_MESSAGE_BYTES = 4 << 20;
+// WRITE requests sent before waiting for containerd's answer: overlaps network and disk while bounding what is
+// held in memory (MAX_INFLIGHT_WRITES x WRITE_MESSAGE_BYTES per ingest).
 const MAX_INFLIGHT_WRITES = 4;
-
-/** A Buffer view of `data` (no copy). */
-function asBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
-}
-
-// The content client with copy-light codecs for the two messages that carry blob bytes (common/wire.ts).
-const FastContentClient = makeGenericClientConstructor(
-  {
-    ...ContentService,
-    read: {
-      ...ContentService.read,
-      responseDeserialize: (b: Buffer) => {
-        const { offset, data } = decodeOffsetData(b);
-        return { offset: String(offset), data: asBuffer(data) };
-      },
-    },
-    write: {
-      ...ContentService.write,
-      requestSerialize: (r: WriteContentRequest): Buffer =>
-        r.data.length > 0 && !r.ref && !r.expected && Object.keys(r.labels).length === 0
-          ? asBuffer(
-              encodeVarintsAndBytes(
-                [
-                  [1, r.action],
-                  [3, Number(r.total)],
-                  [5, Number(r.offset)],
-                ],
-                6,
-                r.data,
-              ),
-            )
-          : ContentService.write.requestSerialize(r),
-    },
-  },
-  'containerd.services.content.v1.Content',
-) as unknown as new (
-  address: string,
-  creds: ReturnType<typeof credentials.createInsecure>,
-  options?: object,
-) => ContentClient;
 
 function toStoreError(err: unknown, what: string): StoreError {
   if (err instanceof StoreError) return err;
@@ -113,18 +69,18 @@ function toStoreError(err: unknown, what: string): StoreError {
 /** {@link Store} over containerd's content, images and leases services (and the CRI image service). */
 export class ContainerdStore implements Store {
   private readonly content: ContentClient;
+  /** Content Read and Write streams, over HTTP/2 directly (infra/grpc-h2.ts): the blob bytes are never copied. */
+  private readonly blobs: H2Connection;
   private readonly images: ImagesClient;
   private readonly leases: LeasesClient;
   private readonly cri: ImageServiceClient;
 
   constructor(private readonly opts: ContainerdStoreOptions) {
     const address = `unix://${opts.socket}`;
-    // A large HTTP/2 window: grpc-js starts at 64 KiB per stream, which throttles blob reads to a crawl.
-    const channel = {
-      'grpc.max_receive_message_length': 16 << 20,
-      'grpc-node.flow_control_window': 16 << 20,
-    };
-    this.content = new FastContentClient(address, credentials.createInsecure(), channel);
+    // Image lists and CRI answers can be large; the blob bytes go over `blobs`, not these channels.
+    const channel = { 'grpc.max_receive_message_length': 16 << 20 };
+    this.content = new ContentClient(address, credentials.createInsecure(), channel);
+    this.blobs = new H2Connection({ kind: 'unix', path: opts.socket });
     this.images = new ImagesClient(address, credentials.createInsecure(), channel);
     this.leases = new LeasesClient(address, credentials.createInsecure(), channel);
     this.cri = new ImageServiceClient(address, credentials.createInsecure(), channel);
@@ -133,6 +89,7 @@ export class ContainerdStore implements Store {
   /** Closes the connections to containerd. */
   close(): void {
     for (const c of [this.content, this.images, this.leases, this.cri]) c.close();
+    this.blobs.close();
   }
 
   async listImages(): Promise<ImageRecord[]> {
@@ -185,23 +142,33 @@ export class ContainerdStore implements Store {
   }
 
   async *read(digest: string, opts: ReadOptions = {}): AsyncIterable<Uint8Array> {
-    const req = { digest, offset: String(opts.offset ?? 0), size: '0' };
-    const call = this.content.read(req, this.metadata());
-    const onAbort = (): void => call.cancel();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const start = opts.offset ?? 0;
+    let at = start;
+    const req = ReadContentRequest.encode({ digest, offset: String(start), size: '0' }).finish();
     try {
-      for await (const res of call) yield (res as { data: Buffer }).data;
+      const call = this.blobs.start({
+        path: `${CONTENT_SERVICE}/Read`,
+        metadata: this.headers(),
+        signal: opts.signal,
+      });
+      call.stream.end(grpcFrame(req));
+      for await (const part of readOffsetData(call)) {
+        // containerd 1.6 numbers its answers from the requested offset (readResponseWriter starts at 0); accept
+        // absolute offsets too, and nothing else.
+        if (part.offset !== at - start && part.offset !== at) {
+          throw new StoreError('data-loss', `containerd read ${digest}: bytes out of order`);
+        }
+        at += part.data.length;
+        yield part.data;
+      }
     } catch (err) {
       throw toStoreError(err, `read ${digest}`);
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
-      call.cancel();
     }
   }
 
   async openWrite(opts: WriteOptions): Promise<Ingest | 'exists'> {
-    const call = this.content.write(this.metadata(opts.lease));
-    const ingest = new ContainerdIngest(call, opts, this.content, this.metadata());
+    const call = this.blobs.start({ path: `${CONTENT_SERVICE}/Write`, metadata: this.headers(opts.lease) });
+    const ingest = new ContainerdIngest(call, opts, (ref) => this.abortIngest(ref));
     return ingest.open();
   }
 
@@ -240,6 +207,22 @@ export class ContainerdStore implements Store {
       if ((err as StoreError).kind === 'internal') return undefined;
       throw err;
     }
+  }
+
+  private abortIngest(ref: string): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.content.abort({ ref }, this.metadata(), (err) =>
+        err && err.code !== status.NOT_FOUND ? reject(toStoreError(err, 'abort')) : resolve(),
+      ),
+    );
+  }
+
+  /** The gRPC metadata of a content stream, as HTTP/2 headers. */
+  private headers(lease?: string): Record<string, string> {
+    return {
+      'containerd-namespace': this.opts.namespace,
+      ...(lease ? { 'containerd-lease': lease } : {}),
+    };
   }
 
   private metadata(lease?: string): Metadata {
@@ -286,45 +269,59 @@ function fromImage(i: Image): ImageRecord {
 }
 
 /**
- * One content Write stream. containerd answers every request with one response, in order; writes are pipelined
- * up to {@link MAX_INFLIGHT_WRITES} and every WRITE carries its absolute offset (offset 0 would truncate).
+ * One content Write stream. containerd answers every request with one response, in order. Written data is
+ * gathered (by reference) into WRITE requests of up to {@link WRITE_MESSAGE_BYTES}, pipelined up to
+ * {@link MAX_INFLIGHT_WRITES}; every WRITE carries its absolute offset (0 is omitted, as containerd expects for
+ * the first write; a 0 later would truncate).
  */
 class ContainerdIngest implements Ingest {
+  /** Bytes taken by write(): sent, or gathered for the next request. */
+  private accepted = 0;
+  /** Bytes sent in WRITE requests. */
   private sent = 0;
+  private gathered: Uint8Array[] = [];
+  private gatheredBytes = 0;
   private readonly waiting: Array<{
     resolve: (r: WriteContentResponse) => void;
     reject: (e: unknown) => void;
   }> = [];
   private readonly inflight: Array<Promise<WriteContentResponse>> = [];
   private failure: StoreError | undefined;
-  private readonly finished: Promise<void>;
+  private closing: Promise<void> | undefined;
 
   constructor(
-    private readonly call: ClientDuplexStream<WriteContentRequest, WriteContentResponse>,
+    private readonly call: RawCall,
     private readonly opts: WriteOptions,
-    private readonly content: ContentClient,
-    private readonly md: Metadata,
+    private readonly abortRef: (ref: string) => Promise<void>,
   ) {
-    call.on('data', (res: WriteContentResponse) => this.waiting.shift()?.resolve(res));
-    this.finished = new Promise((resolve) => {
-      call.on('status', () => resolve());
-      call.on('error', (err) => {
-        this.failure = toStoreError(err, `write ${opts.digest}`);
-        for (const w of this.waiting.splice(0)) w.reject(this.failure);
-        resolve();
-      });
+    const answers = new MessageAssembler();
+    call.stream.on('data', (chunk: Buffer) => {
+      try {
+        for (const m of answers.push(chunk)) this.waiting.shift()?.resolve(WriteContentResponse.decode(m));
+      } catch (err) {
+        call.cancel(status.INTERNAL, `malformed answer: ${(err as Error).message}`);
+      }
     });
+    call.done.then(
+      () => this.fail(new StoreError('internal', `containerd write ${opts.digest}: stream ended early`)),
+      (err: unknown) => this.fail(toStoreError(err, `write ${opts.digest}`)),
+    );
   }
 
   get offset(): number {
-    return this.sent;
+    return this.accepted;
   }
 
   async open(): Promise<Ingest | 'exists'> {
     const { ref, size, digest } = this.opts;
     try {
-      const res = await this.send({ action: WriteAction.STAT, ref, total: String(size), expected: digest });
-      this.sent = Number(res.offset);
+      const res = await this.request({
+        action: WriteAction.STAT,
+        ref,
+        total: String(size),
+        expected: digest,
+      });
+      this.sent = this.accepted = Number(res.offset);
       return this;
     } catch (err) {
       this.call.cancel();
@@ -334,25 +331,26 @@ class ContainerdIngest implements Ingest {
   }
 
   async write(data: Uint8Array): Promise<void> {
-    const offset = this.sent;
-    this.sent += data.length;
-    this.inflight.push(
-      this.send({ action: WriteAction.WRITE, offset: String(offset), data: asBuffer(data) }),
-    );
-    if (this.inflight.length >= MAX_INFLIGHT_WRITES) await this.inflight.shift();
+    if (this.failure) throw this.failure;
+    if (data.length === 0) return;
+    this.gathered.push(data);
+    this.gatheredBytes += data.length;
+    this.accepted += data.length;
+    if (this.gatheredBytes >= WRITE_MESSAGE_BYTES) await this.flush();
   }
 
   async commit(labels: Record<string, string>): Promise<'committed' | 'exists'> {
     const { size, digest } = this.opts;
-    const req = {
-      action: WriteAction.COMMIT,
-      offset: String(this.sent),
-      total: String(size),
-      expected: digest,
-      labels,
-    };
     try {
-      await Promise.all([...this.inflight.splice(0), this.send(req)]);
+      await this.flush();
+      const commit = this.request({
+        action: WriteAction.COMMIT,
+        offset: String(this.sent),
+        total: String(size),
+        expected: digest,
+        labels,
+      });
+      await Promise.all([...this.inflight.splice(0), commit]);
       return 'committed';
     } catch (err) {
       if ((err as StoreError).kind === 'exists') return 'exists';
@@ -362,28 +360,62 @@ class ContainerdIngest implements Ingest {
     }
   }
 
-  async close(): Promise<void> {
-    await Promise.allSettled(this.inflight.splice(0));
-    this.call.end();
-    await this.finished;
+  /** Sends what was gathered, then ends the stream: the bytes stay in containerd's ingest for a resumed write. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (!this.failure) await this.flush().catch(() => undefined);
+      await Promise.allSettled(this.inflight.splice(0));
+      if (!this.call.stream.closed) this.call.stream.end();
+      await this.call.done.catch(() => undefined);
+    })();
+    return this.closing;
   }
 
   async abort(): Promise<void> {
     await this.close();
-    await new Promise<void>((resolve, reject) =>
-      this.content.abort({ ref: this.opts.ref }, this.md, (err) =>
-        err && err.code !== status.NOT_FOUND ? reject(toStoreError(err, 'abort')) : resolve(),
-      ),
-    );
+    await this.abortRef(this.opts.ref);
   }
 
-  private async send(partial: Partial<WriteContentRequest>): Promise<WriteContentResponse> {
-    if (this.failure) throw this.failure;
-    const response = new Promise<WriteContentResponse>((resolve, reject) =>
+  private fail(err: StoreError): void {
+    this.failure ??= err;
+    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+  }
+
+  /** Sends the gathered bytes as one WRITE request; waits when too many are unanswered. */
+  private async flush(): Promise<void> {
+    if (this.gatheredBytes === 0) return;
+    const header = grpcHeader(
+      [
+        [1, WriteAction.WRITE],
+        [5, this.sent],
+      ],
+      6,
+      this.gatheredBytes,
+    );
+    this.inflight.push(this.send([header, ...this.gathered]));
+    this.sent += this.gatheredBytes;
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    if (this.inflight.length >= MAX_INFLIGHT_WRITES) await this.inflight.shift();
+  }
+
+  private request(partial: Partial<WriteContentRequest>): Promise<WriteContentResponse> {
+    return this.send([
+      grpcFrame(WriteContentRequest.encode(WriteContentRequest.fromPartial(partial)).finish()),
+    ]);
+  }
+
+  /** Writes one request (its pieces in one go) and returns containerd's answer to it. */
+  private send(pieces: Uint8Array[]): Promise<WriteContentResponse> {
+    if (this.failure) return Promise.reject(this.failure);
+    const answer = new Promise<WriteContentResponse>((resolve, reject) =>
       this.waiting.push({ resolve, reject }),
     );
-    response.catch(() => undefined); // observed by the awaiting caller; avoid unhandled-rejection noise
-    if (!this.call.write(WriteContentRequest.fromPartial(partial))) await once(this.call, 'drain');
-    return response;
+    answer.catch(() => undefined); // observed by the awaiting caller; avoid unhandled-rejection noise
+    const { stream } = this.call;
+    stream.cork();
+    for (const p of pieces) stream.write(p);
+    stream.uncork();
+    return answer;
   }
 }

@@ -5,6 +5,7 @@ import type {
   ReadBlobRequest,
   ReadBlobResponse,
 } from '../proto/gen/tote/v1/agent.js';
+import { encodedChunks } from './blob-chunks.js';
 import { AgentError, requireDigest, requireOffset } from './errors.js';
 import type { SessionRegistry } from './sessions.js';
 import type { Store } from './store.js';
@@ -115,18 +116,8 @@ export async function* readBlob(
     throw new AgentError(status.OUT_OF_RANGE, `offset ${offset} is beyond ${digest} (${size} bytes)`);
   const release = deps.slots.acquire(req.token);
   try {
-    let at = offset;
-    for await (const chunk of deps.store.read(digest, { offset, signal })) {
-      for (let i = 0; i < chunk.length; i += deps.chunkSize) {
-        const data = Buffer.from(
-          chunk.buffer,
-          chunk.byteOffset + i,
-          Math.min(deps.chunkSize, chunk.length - i),
-        );
-        yield { offset: String(at), data };
-        at += data.length;
-      }
-    }
+    const pieces = deps.store.read(digest, { offset, signal });
+    yield* encodedChunks(pieces, { digest, offset, size, chunkSize: deps.chunkSize });
   } finally {
     release();
   }

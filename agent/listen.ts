@@ -1,14 +1,15 @@
 import { Server, type ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { encodeVarintsAndBytes } from '../common/wire.js';
+import { encodeVarintsAndBytes, encodingOf } from '../common/wire.js';
 import { AgentService, type AgentServer, type ReadBlobResponse } from '../proto/gen/tote/v1/agent.js';
 
-// The service with a copy-light encoder for blob chunks (common/wire.ts); everything else as generated.
+// The service with a copy-light encoder for blob chunks (common/wire.ts): a chunk built already encoded
+// (agent/blob-chunks.ts) is sent as is; everything else as generated.
 const FAST_AGENT_SERVICE = {
   ...AgentService,
   readBlob: {
     ...AgentService.readBlob,
     responseSerialize: (v: ReadBlobResponse): Buffer => {
-      const out = encodeVarintsAndBytes([[1, Number(v.offset)]], 2, v.data);
+      const out = encodingOf(v) ?? encodeVarintsAndBytes([[1, Number(v.offset)]], 2, v.data);
       return Buffer.from(out.buffer, out.byteOffset, out.length);
     },
   },
@@ -55,9 +56,12 @@ export async function listen(
   return { server, port, stop };
 }
 
+/** Adds the tote.v1 Agent service to `server`, with the copy-light blob-chunk encoder. */
+export function addAgentService(server: Server, service: AgentServer): void {
+  server.addService(FAST_AGENT_SERVICE, service as unknown as UntypedServiceImplementation);
+}
+
 /** Binds and starts the tote.v1 Agent service. */
 export function listenAgent(opts: ListenOptions): Promise<Listening> {
-  return listen(opts, (s) =>
-    s.addService(FAST_AGENT_SERVICE, opts.service as unknown as UntypedServiceImplementation),
-  );
+  return listen(opts, (s) => addAgentService(s, opts.service));
 }

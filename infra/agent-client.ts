@@ -1,17 +1,15 @@
 import {
   credentials,
-  makeGenericClientConstructor,
   Metadata,
   type CallOptions,
-  type ChannelCredentials,
   type ChannelOptions,
   type ClientReadableStream,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { decodeOffsetData } from '../common/wire.js';
+import { grpcFrame } from '../common/wire.js';
 import {
-  AgentService,
-  type AgentClient as GeneratedClient,
+  AgentClient as GeneratedClient,
+  ReadBlobRequest,
   type HasImageResponse,
   type ImportFromRequest,
   type ImportFromResponse,
@@ -20,12 +18,18 @@ import {
   type PrepareExportResponse,
   type PushImageRequest,
   type PushImageResponse,
-  type ReadBlobRequest,
   type ReadBlobResponse,
   type RemoveImageResponse,
   type ResolveTagResponse,
 } from '../proto/gen/tote/v1/agent.js';
-import { clientCredentials, tlsChannelOptions, type TlsFiles } from './tls.js';
+import { H2Connection, readOffsetData } from './grpc-h2.js';
+import {
+  clientCredentials,
+  clientTlsOptions,
+  tlsChannelOptions,
+  AGENT_TLS_NAME,
+  type TlsFiles,
+} from './tls.js';
 
 /** How to reach an agent. Exactly one of `tls` and `insecure` must be given: plaintext is never a fallback. */
 export interface AgentClientOptions {
@@ -55,29 +59,18 @@ type Callback<T> = (err: ServiceError | null, res: T) => void;
 const KEEPALIVE: ChannelOptions = {
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
+  // PrepareExport answers carry a manifest or index and the whole blob list.
   'grpc.max_receive_message_length': 16 << 20,
-  // grpc-js starts with a 64 KiB HTTP/2 window per stream, which throttles blob streams badly.
-  'grpc-node.flow_control_window': 16 << 20,
 };
 
-// The generated client with a copy-light decoder for blob chunks (common/wire.ts).
-const FastClient = makeGenericClientConstructor(
-  {
-    ...AgentService,
-    readBlob: {
-      ...AgentService.readBlob,
-      responseDeserialize: (b: Buffer): ReadBlobResponse => {
-        const { offset, data } = decodeOffsetData(b);
-        return { offset: String(offset), data: Buffer.from(data.buffer, data.byteOffset, data.length) };
-      },
-    },
-  },
-  'tote.v1.Agent',
-) as unknown as new (address: string, creds: ChannelCredentials, options?: ChannelOptions) => GeneratedClient;
-
-/** Typed promise/async-iterator client for the tote.v1 Agent service, with a deadline on every call. */
+/**
+ * Typed promise/async-iterator client for the tote.v1 Agent service, with a deadline on every call. ReadBlob,
+ * the one call that carries blob bytes, runs on its own HTTP/2 connection without grpc-js
+ * (infra/grpc-h2.ts): its chunks arrive as views of the received bytes, never copied.
+ */
 export class AgentClient {
   private readonly client: GeneratedClient;
+  private readonly blobs: H2Connection;
 
   constructor(private readonly opts: AgentClientOptions) {
     if (Boolean(opts.tls) === Boolean(opts.insecure)) {
@@ -85,7 +78,9 @@ export class AgentClient {
     }
     const creds = opts.tls ? clientCredentials(opts.tls) : credentials.createInsecure();
     const channel = { ...KEEPALIVE, ...(opts.tls ? tlsChannelOptions(opts.serverName) : {}) };
-    this.client = new FastClient(opts.address, creds, channel);
+    this.client = new GeneratedClient(opts.address, creds, channel);
+    const tls = opts.tls && clientTlsOptions(opts.tls, opts.serverName ?? AGENT_TLS_NAME);
+    this.blobs = new H2Connection({ kind: 'tcp', address: opts.address, tls }, { keepalive: true });
   }
 
   listImages(o?: CallOpts): Promise<ListImagesResponse> {
@@ -108,8 +103,18 @@ export class AgentClient {
     return this.unary(callOpts(o), (md, co, cb) => this.client.prepareExport(req, md, co, cb));
   }
 
-  readBlob(req: ReadBlobRequest, o?: CallOpts | AbortSignal): AsyncIterable<ReadBlobResponse> {
-    return this.stream(callOpts(o), (co) => this.client.readBlob(req, new Metadata(), co));
+  /** Streams a blob; each chunk's data is a view of the received bytes (never reused by this client). */
+  async *readBlob(req: ReadBlobRequest, o?: CallOpts | AbortSignal): AsyncIterable<ReadBlobResponse> {
+    const co = callOpts(o);
+    const call = this.blobs.start({
+      path: '/tote.v1.Agent/ReadBlob',
+      deadlineMs: co?.deadlineMs ?? this.opts.streamDeadlineMs ?? 3_600_000,
+      signal: co?.signal,
+    });
+    call.stream.end(grpcFrame(ReadBlobRequest.encode(req).finish()));
+    for await (const { offset, data } of readOffsetData(call)) {
+      yield { offset: String(offset), data: Buffer.from(data.buffer, data.byteOffset, data.length) };
+    }
   }
 
   importFrom(req: ImportFromRequest, o?: CallOpts): AsyncIterable<ImportFromResponse> {
@@ -123,6 +128,7 @@ export class AgentClient {
   /** Closes the channel. */
   close(): void {
     this.client.close();
+    this.blobs.close();
   }
 
   private unary<T>(

@@ -65,6 +65,17 @@ export function tlsChannelOptions(serverName = AGENT_TLS_NAME): Record<string, s
   return { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName };
 }
 
+/**
+ * The same client identity as {@link clientCredentials}, as node:tls options (read now), for connections made
+ * without grpc-js: TLS 1.3, our certificate, the peer verified against the CA under the name `serverName`.
+ */
+export function clientTlsOptions(
+  files: TlsFiles,
+  serverName = AGENT_TLS_NAME,
+): SecureContextOptions & { servername: string } {
+  return { ...contextOptions(files), servername: serverName };
+}
+
 /** Client credentials for mTLS (TLS 1.3, our certificate, peers verified against the CA), read now. */
 export function clientCredentials(files: TlsFiles): ChannelCredentials {
   return ChannelCredentials.createFromSecureContext(createSecureContext(contextOptions(files)));

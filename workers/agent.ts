@@ -1,18 +1,17 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { ServerCredentials } from '@grpc/grpc-js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ContainerdStore } from '../agent/containerd-store.js';
 import { startHealthServer } from '../agent/health.js';
-import { listen } from '../agent/listen.js';
+import { addAgentService, listen } from '../agent/listen.js';
 import { createAgentMetrics } from '../agent/metrics.js';
 import type { PeerDialer } from '../agent/peer.js';
 import { createAgentService } from '../agent/server.js';
 import { AgentClient } from '../infra/agent-client.js';
 import { createLogger, type Logger } from '../infra/logger.js';
 import { certificateCN, ReloadingServerCredentials } from '../infra/tls.js';
-import { AgentService } from '../proto/gen/tote/v1/agent.js';
 import type { AgentConfig } from './agent-config.js';
 
 export {
@@ -107,7 +106,7 @@ export async function startAgent(
     );
   const health = await startHealthServer({ host: cfg.bindAddress, port: cfg.healthPort, ready });
   const grpc = await listen({ host: cfg.bindAddress, port: cfg.grpcPort, credentials: sec.creds }, (s) => {
-    s.addService(AgentService, service as unknown as UntypedServiceImplementation);
+    addAgentService(s, service);
     health.health.addToServer(s);
   });
   const metrics = await serveMetrics(registry, cfg.metrics.host || cfg.bindAddress, cfg.metrics.port);
