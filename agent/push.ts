@@ -102,6 +102,12 @@ class Push {
     if (post.status === 201 && from) return this.advance(d, { blobsMounted: this.progress.blobsMounted + 1 });
     const location = post.headers.location;
     if (post.status !== 202 || !location) throw this.fail(`start upload of ${d.digest}`, post);
+    if (!URL.canParse(location, post.url.href)) {
+      throw new AgentError(
+        status.UNAVAILABLE,
+        `registry ${this.ref.registry}: start upload of ${d.digest}: unusable Location ${JSON.stringify(location.slice(0, 200))}`,
+      );
+    }
     const url = new URL(location, post.url);
     url.searchParams.set('digest', d.digest);
     const put = await this.reg.send({
@@ -130,7 +136,7 @@ class Push {
     if (stored && stored !== d.digest) {
       throw new AgentError(
         status.DATA_LOSS,
-        `registry stored ${reference} as ${String(stored)}, not ${d.digest}`,
+        `registry ${this.ref.registry} stored ${reference} as ${String(stored)}, not ${d.digest}`,
       );
     }
     this.advance(d, {});
@@ -178,6 +184,7 @@ export async function runPush(
   const graph = await localImage(deps.store, req.digest);
   const creds = req.credentials ?? {};
   const reg = new RegistryHttp(ref.registry, ref.repository, creds, req.insecure);
+  reg.signal = signal;
   const push = new Push({ deps, reg, ref, emit, graph });
   const manifests = [...graph.parents.keys()];
   const leaves = graph.blobs.filter((b) => !graph.parents.has(b.digest));

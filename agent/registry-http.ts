@@ -53,6 +53,8 @@ function parseChallenge(header: string): { scheme: string; params: Record<string
 export class RegistryHttp {
   private authorization: string | undefined;
   readonly base: URL;
+  /** Aborts every request when the caller gives up: a registry that never answers must not hold the push. */
+  signal?: AbortSignal;
 
   constructor(
     host: string,
@@ -117,7 +119,8 @@ export class RegistryHttp {
     if (params.service) url.searchParams.set('service', params.service);
     const scopes = new Set([params.scope ?? `repository:${this.repository}:pull,push`, ...extraScopes]);
     for (const s of scopes) url.searchParams.append('scope', s);
-    const res = await request(url, { method: 'GET', headers: basic ? { authorization: basic } : {} });
+    const headers: Record<string, string> = basic ? { authorization: basic } : {};
+    const res = await request(url, { method: 'GET', headers, signal: this.signal });
     if (res.status !== 200) {
       throw new AgentError(
         status.UNAUTHENTICATED,
@@ -136,7 +139,7 @@ export class RegistryHttp {
     // Credentials go only to the registry itself, never to another host a Location points at.
     if (this.authorization && url.host === this.base.host) headers.authorization = this.authorization;
     if (req.contentLength !== undefined) headers['content-length'] = String(req.contentLength);
-    return request(url, { method: req.method, headers, body: req.body });
+    return request(url, { method: req.method, headers, body: req.body, signal: this.signal });
   }
 }
 
@@ -154,10 +157,24 @@ function errorText(res: RegistryResponse): string {
 /** The registry's error codes and messages, or the HTTP status. */
 export const describeError = errorText;
 
+// A streamed body is handed to the socket in batches of this many bytes: the store yields the blob in pieces of
+// a few KiB, and one write (one syscall) per piece cost more CPU than the upload itself.
+const WRITE_BATCH_BYTES = 1 << 20;
+
 async function writeBody(req: http.ClientRequest, body: Body | undefined): Promise<void> {
   if (Buffer.isBuffer(body)) req.write(body);
   else if (body) {
-    for await (const chunk of body()) if (!req.write(chunk)) await once(req, 'drain');
+    let batched = 0;
+    for await (const chunk of body()) {
+      if (batched === 0) req.cork();
+      batched += chunk.length;
+      const more = req.write(chunk);
+      if (batched < WRITE_BATCH_BYTES && more) continue;
+      req.uncork();
+      batched = 0;
+      if (!more) await once(req, 'drain');
+    }
+    if (batched > 0) req.uncork();
   }
   req.end();
 }
@@ -165,10 +182,10 @@ async function writeBody(req: http.ClientRequest, body: Body | undefined): Promi
 /** One HTTP(S) exchange; streams the body with backpressure and keeps at most 4 MiB of the answer. */
 async function request(
   url: URL,
-  opts: { method: string; headers: Record<string, string>; body?: Body },
+  opts: { method: string; headers: Record<string, string>; body?: Body; signal?: AbortSignal },
 ): Promise<RegistryResponse> {
   const mod = url.protocol === 'https:' ? https : http;
-  const req = mod.request(url, { method: opts.method, headers: opts.headers });
+  const req = mod.request(url, { method: opts.method, headers: opts.headers, signal: opts.signal });
   const answered = once(req, 'response') as Promise<[http.IncomingMessage]>;
   answered.catch(() => undefined);
   try {

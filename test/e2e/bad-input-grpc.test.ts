@@ -11,7 +11,7 @@ import { ChannelCredentials, Metadata, status, type ServiceError } from '@grpc/g
 import { AgentClient as RawClient } from '../../proto/gen/tote/v1/agent.js';
 import { tlsChannelOptions } from '../../infra/tls.js';
 import { startRealCluster, transfer, type RealCluster } from '../agent-contract/real.js';
-import { listContent, listImages } from '../harness/containerd.js';
+import { gc, listContent, listImages } from '../harness/containerd.js';
 import { buildImage, importToNode, type BuiltImage } from '../harness/images.js';
 import { createCA, issueCert, type CertFiles } from '../harness/pki.js';
 import { Run } from '../harness/run.js';
@@ -32,6 +32,8 @@ beforeAll(async () => {
   big = await buildImage(run, { layers: 2, layerSize: 256 * 1024 });
   await importToNode(cluster.node('a').containerd, img, 'registry.example/bad-input/small:v1');
   await importToNode(cluster.node('a').containerd, big, 'registry.example/bad-input/big:v1');
+  // ctr import leaves its archive's index.json as unreferenced content: collect it now, not in the middle of a case.
+  await gc(cluster.node('a').containerd);
 }, TIMEOUT);
 
 afterAll(async () => {
