@@ -2,118 +2,32 @@
  * `salvageImage`: detect → (approve) → opt-in re-check → locate → size check → transfer with fallback → verify →
  * SalvageRecord → restart the pod if owned → backup push (non-fatal) → webhooks. One run per (digest, node).
  */
-import {
-  condition,
-  defineQuery,
-  defineSignal,
-  isCancellation,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { SalvagePolicy, SourceInventory, TransferProgress } from '../activities/types.js';
+import { isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { SalvagePolicy } from '../activities/types.js';
 import { acts } from './acts.js';
-import { INVENTORY, KUBE, PUSH } from './activity-options.js';
+import { KUBE, PUSH } from './activity-options.js';
 import { SalvageRun } from './salvage-run.js';
+import { progressQuery, transferProgressSignal } from './salvage-signals.js';
+import {
+  approveGate,
+  autoStart,
+  ensureSalvageable,
+  locate,
+  reportDetection,
+  stillOptedIn,
+  type OptInAnswer,
+} from './salvage-start.js';
 import { failureType, messageOf, transferWithFallback, type TransferOutcome } from './salvage-transfer.js';
-import type { DecisionArgs, SalvageInput, SalvageProgress, SalvageResult } from './types.js';
+import type { SalvageInput, SalvageResult } from './types.js';
 
-/** Approves a salvage waiting in `approve` mode (`tote approve`, the Web UI). */
-export const approveSignal = defineSignal<[DecisionArgs]>('approve');
-/** Rejects a salvage waiting in `approve` mode. */
-export const rejectSignal = defineSignal<[DecisionArgs]>('reject');
-/** Phase, source, bytes done/total and attempts of the salvage. */
-export const progressQuery = defineQuery<SalvageProgress>('progress');
-/** Live progress from the transfer activity. MAINTENANCE: activities/types.ts TRANSFER_PROGRESS_SIGNAL. */
-export const transferProgressSignal = defineSignal<[TransferProgress]>('transferProgress');
+export { approveSignal, progressQuery, rejectSignal, transferProgressSignal } from './salvage-signals.js';
 
-async function locate(run: SalvageRun): Promise<SourceInventory> {
-  const { digest, node } = run.input;
-  const inv = await acts(INVENTORY, `Locate ${digest.slice(0, 19)}`).locateSources({
-    digest,
-    targetNode: node,
-  });
-  run.progress.holders = inv.sources.map((s) => s.node);
-  return inv;
-}
-
-async function reportDetection(run: SalvageRun, inv: SourceInventory, policy: SalvagePolicy): Promise<void> {
-  const { input } = run;
-  const what = `Registry pull failed for ${run.image} in container ${input.container ?? '?'} (${input.reason})`;
-  const extraCounters = ['detected_failures' as const];
-  const event =
-    inv.sources.length > 0 || inv.targetHasImage
-      ? run.event(
-          'Warning',
-          'ImageSalvageable',
-          `${what}; the digest is cached on nodes [${run.progress.holders.join(', ')}]${inv.targetHasImage ? ` and already complete on ${input.node}` : ''}; mode ${policy.mode}`,
-          { extraCounters },
-        )
-      : run.event(
-          'Warning',
-          'ImageResolvedUncached',
-          `${what}; no node with a reachable tote agent holds a complete copy`,
-          { extraCounters },
-        );
-  await Promise.all([event, run.webhook('detected', { holders: run.progress.holders, mode: policy.mode })]);
-}
-
-/** Fails the workflow when nothing can be salvaged: no source, too large, or no agent on the target. */
-async function ensureSalvageable(
-  run: SalvageRun,
-  inv: SourceInventory,
-  policy: SalvagePolicy,
-): Promise<void> {
-  if (inv.targetHasImage) return;
-  if (inv.sources.length === 0)
-    await run.fail('NoSourceNode', `no node holds a complete copy of ${run.input.digest}`);
-  const size = Math.max(...inv.sources.map((s) => s.sizeBytes));
-  if (policy.maxImageSizeBytes > 0 && size > policy.maxImageSizeBytes) {
-    await run.fail(
-      'ImageTooLarge',
-      `image is ${size} bytes, over the limit of ${policy.maxImageSizeBytes} bytes (--max-image-size)`,
-    );
-  }
-  if (!inv.targetEndpoint)
-    await run.fail('NoTargetAgent', `no ready tote agent on target node ${run.input.node}`);
-}
-
-/** Waits for `approve` or `reject`; false (with a Warning event) on reject or timeout. */
-async function awaitApproval(
-  run: SalvageRun,
-  timeoutMs: number,
-): Promise<'approved' | 'rejected' | 'timed-out'> {
-  let decision: { approved: boolean; args: DecisionArgs } | undefined;
-  setHandler(approveSignal, (args) => void (decision ??= { approved: true, args }));
-  setHandler(rejectSignal, (args) => void (decision ??= { approved: false, args }));
-  run.setPhase('AwaitingApproval');
-  const decided = await condition(() => decision !== undefined, timeoutMs);
-  if (decided && decision?.approved) return 'approved';
-  const why = decided
-    ? `rejected by ${decision?.args.by ?? 'an operator'}${decision?.args.note ? `: ${decision.args.note}` : ''}`
-    : `no approval within ${Math.round(timeoutMs / 1000)}s; nothing was changed (send the approve signal in time, or use mode auto)`;
-  run.progress.error = why;
-  run.setPhase(decided ? 'Rejected' : 'ApprovalTimedOut');
-  await Promise.all([
-    run.event('Warning', 'ImageSalvageFailed', `Salvage of ${run.image} onto node ${run.input.node} ${why}`),
-    run.webhook('salvage_failed', { error: why, type: decided ? 'Rejected' : 'ApprovalTimedOut' }),
-  ]);
-  return decided ? 'rejected' : 'timed-out';
-}
-
-/** Re-checks opt-in; false when it was withdrawn. */
-async function stillOptedIn(run: SalvageRun): Promise<boolean> {
-  try {
-    // An operator's explicit `tote salvage` stands in for the workload's auto-salvage annotation.
-    await acts(KUBE, `Re-check opt-in of ${run.input.pod.namespace}/${run.input.pod.name}`).checkOptIn(
-      run.input.pod,
-      { requireWorkload: !run.input.requestedBy },
-    );
-    return true;
-  } catch (err) {
-    if (failureType(err) !== 'OptInWithdrawn') throw err;
-    return false;
-  }
-}
+/**
+ * Patch: the opt-in re-check runs with the policy and inventory reads, and in auto mode the detection report runs
+ * alongside the transfer, so the first byte moves one round trip after the start instead of two.
+ * MAINTENANCE: remove the old branch once no run started before this patch can still be open.
+ */
+export const FAST_START_PATCH = 'fast-start';
 
 async function afterTransfer(
   run: SalvageRun,
@@ -121,6 +35,7 @@ async function afterTransfer(
   policy: SalvagePolicy,
 ): Promise<SalvageResult> {
   const { input, workflowId } = run;
+  await run.detection;
   run.setPhase('Recording');
   const rec = await acts(KUBE, `SalvageRecord for ${input.pod.name}`).writeSalvageRecord({
     workflowId,
@@ -190,6 +105,13 @@ async function pushBackup(run: SalvageRun): Promise<string | undefined> {
 
 async function salvage(run: SalvageRun): Promise<SalvageResult> {
   const { input } = run;
+  // Started in the first workflow task with the reads below; its answer is used in auto mode only.
+  const answer = patched(FAST_START_PATCH)
+    ? stillOptedIn(run).then(
+        (ok): OptInAnswer => ({ ok }),
+        (err: unknown): OptInAnswer => ({ err }),
+      )
+    : undefined;
   const [policy, first] = await Promise.all([
     acts(KUBE, `Policy for ${input.pod.namespace}`).loadPolicy(input.pod),
     locate(run),
@@ -197,28 +119,25 @@ async function salvage(run: SalvageRun): Promise<SalvageResult> {
   run.progress.mode = policy.mode;
   let inv = first;
   if (policy.mode === 'detect-only') {
-    await reportDetection(run, inv, policy);
+    await Promise.all([reportDetection(run, inv, policy), answer]);
     return { outcome: 'detected', progress: run.finish('Detected') };
   }
-  if (policy.mode === 'approve') {
-    await reportDetection(run, inv, policy);
-    await ensureSalvageable(run, inv, policy);
-    const d = await awaitApproval(run, policy.approveTimeoutMs);
-    if (d !== 'approved')
-      return { outcome: d === 'rejected' ? 'rejected' : 'approval-timed-out', progress: run.progress };
+  const opted =
+    policy.mode === 'approve'
+      ? await approveGate(run, inv, policy, answer)
+      : await autoStart(run, inv, policy, answer);
+  if (typeof opted !== 'boolean') return opted;
+  if (!opted) {
+    await run.detection;
+    return { outcome: 'opt-in-withdrawn', progress: run.finish('OptInWithdrawn') };
   }
-  run.setPhase('CheckingOptIn');
-  const [opted] = await Promise.all([
-    stillOptedIn(run),
-    policy.mode === 'auto' ? reportDetection(run, inv, policy) : undefined,
-  ]);
-  if (!opted) return { outcome: 'opt-in-withdrawn', progress: run.finish('OptInWithdrawn') };
   if (policy.mode === 'approve') {
     run.setPhase('Locating');
     inv = await locate(run);
   }
   await ensureSalvageable(run, inv, policy);
   if (inv.targetHasImage) {
+    await run.detection;
     const restart = await acts(KUBE, `Restart ${input.pod.name} if owned`).deleteOwnedPod({ pod: input.pod });
     return { outcome: 'already-present', podRestarted: restart.deleted, progress: run.finish('Completed') };
   }

@@ -36,6 +36,12 @@ export class SalvageRun {
     holders: [],
   };
 
+  /**
+   * The detection report (event and webhook) when it runs alongside the transfer; awaited before any later event
+   * so `ImageSalvageable` always comes first.
+   */
+  detection?: Promise<void>;
+
   constructor(readonly input: SalvageInput) {}
 
   /** Moves to `phase`: visible to the `progress` query, the `SalvagePhase` search attribute and the Web UI. */
@@ -129,6 +135,8 @@ export class SalvageRun {
 
   /** Phase `Failed`, a Warning event and a `salvage_failed` webhook. */
   async reportFailure(type: string, message: string): Promise<void> {
+    // The detection report may still be in flight (fast start): keep the events in their natural order.
+    await this.detection;
     this.progress.error = message;
     this.setPhase('Failed');
     await Promise.all([
