@@ -16,6 +16,7 @@ import { startHealthServers, type HealthServers } from '../controller/health.js'
 import { KubeClient } from '../infra/kube-client.js';
 import { createLogger, type Logger } from '../infra/logger.js';
 import { createWorkerMetrics } from '../infra/metrics.js';
+import { createRegistryResolver } from '../infra/registry-client.js';
 import { RegistryHead } from '../infra/registry-head.js';
 import { createWebhookPoster } from '../infra/webhook.js';
 import { GrpcAgentPort } from './agent-port.js';
@@ -86,6 +87,9 @@ function buildActivities(cfg: WorkerConfig, registry: Registry): { activities: o
     kube,
     agent,
     http: createWebhookPoster(),
+    registry: cfg.activities.registryResolve
+      ? createRegistryResolver({ insecure: cfg.registryResolveInsecure })
+      : undefined,
     manifests: new RegistryHead(),
     clock: { now: () => new Date() },
     metrics: createWorkerMetrics(registry),
