@@ -5,7 +5,7 @@
 import type { ActivityDeps } from './deps.js';
 import { createCleanupActivities } from './cleanup.js';
 import { createEventActivities } from './events.js';
-import { createInventoryActivities } from './inventory.js';
+import { createInventoryActivities, HolderSurveys } from './inventory.js';
 import { createNotifyActivities } from './notify.js';
 import { createPlanActivities } from './plan.js';
 import { createPodActivities } from './pods.js';
@@ -32,11 +32,13 @@ export type ToteActivities = ReturnType<typeof createPolicyActivities> &
 
 /** Builds all activities from their dependencies. */
 export function createActivities(deps: ActivityDeps): ToteActivities {
+  // One survey of the agents per digest serves every salvage of it that locates at the same moment (fan-out).
+  const surveys = new HolderSurveys(deps);
   return {
     ...createPolicyActivities(deps),
     ...createEventActivities(deps),
-    ...createInventoryActivities(deps),
-    ...createTransferActivities(deps),
+    ...createInventoryActivities(deps, surveys),
+    ...createTransferActivities(deps, surveys),
     ...createRecordActivities(deps),
     ...createPodActivities(deps),
     ...createPlanActivities(deps),

@@ -1,7 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { fakeAgent, fakeConfig, fakeDeps, fakeKube } from './fake-deps.js';
 import type { ImageStatus } from './deps.js';
-import { createInventoryActivities, mapLimit } from './inventory.js';
+import { createInventoryActivities, HolderSurveys, mapLimit } from './inventory.js';
 import type { SourceInventory } from './types.js';
 
 const DIGEST = `sha256:${'12'.repeat(32)}`;
@@ -115,4 +115,78 @@ test('given a {nodeIP} template, should dial each node on its InternalIP', async
   })) as SourceInventory;
   expect(inv.targetEndpoint).toBe('127.0.0.11:9443');
   expect(inv.sources.map((s) => `${s.node}@${s.endpoint}`)).toEqual(['a@127.0.0.12:9443']);
+});
+
+describe('HolderSurveys (one survey of the agents per digest for concurrent locates)', () => {
+  function counting(): { deps: ReturnType<typeof fakeDeps>; asked: () => number } {
+    let asked = 0;
+    const deps = fakeDeps({
+      kube: fakeKube({ listNodes: async () => nodes }),
+      agent: fakeAgent({
+        hasImage: async (agent) => {
+          asked++;
+          await new Promise((r) => setTimeout(r, 5));
+          return agent.node === 'a'
+            ? { ...full, activeExports: 1, maxExports: 4 }
+            : { ...full, present: false };
+        },
+      }),
+    });
+    return { deps, asked: () => asked };
+  }
+
+  test('given salvages of one digest on many nodes locating at once, should ask each agent once', async () => {
+    const { deps, asked } = counting();
+    const acts = createInventoryActivities(deps, new HolderSurveys(deps));
+    const targets = ['t', 'b', 'c', 'd'];
+    const invs = (await Promise.all(
+      targets.map((targetNode) =>
+        new MockActivityEnvironment().run(acts.locateSources, { digest: DIGEST, targetNode }),
+      ),
+    )) as SourceInventory[];
+    expect(asked()).toBe(nodes.length);
+    expect(invs.map((i) => i.targetEndpoint)).toEqual(targets.map((t) => `${t}.agents:7443`));
+    expect(invs[0]?.sources[0]).toMatchObject({ node: 'a', activeExports: 1, maxExports: 4 });
+  });
+
+  test('given a survey older than the TTL, should ask the agents again', async () => {
+    const { deps, asked } = counting();
+    let now = 0;
+    const surveys = new HolderSurveys(deps, { ttlMs: 1000, now: () => now });
+    await surveys.of(DIGEST);
+    now = 999;
+    await surveys.of(DIGEST);
+    expect(asked()).toBe(nodes.length);
+    now = 1000;
+    await surveys.of(DIGEST);
+    expect(asked()).toBe(2 * nodes.length);
+  });
+
+  test('given one caller cancelled, should leave the shared survey to the others', async () => {
+    const { deps } = counting();
+    const surveys = new HolderSurveys(deps);
+    const ac = new AbortController();
+    const first = surveys.of(DIGEST, ac.signal);
+    const second = surveys.of(DIGEST);
+    ac.abort(new Error('cancelled'));
+    await expect(first).rejects.toThrow('cancelled');
+    expect((await second).agents).toHaveLength(nodes.length);
+  });
+
+  test('given a failed survey, should not keep it for the next caller', async () => {
+    let fail = true;
+    const deps = fakeDeps({
+      kube: fakeKube({
+        listNodes: async () => {
+          if (fail) throw new Error('apiserver down');
+          return nodes;
+        },
+      }),
+      agent: fakeAgent({ hasImage: async () => full }),
+    });
+    const surveys = new HolderSurveys(deps);
+    await expect(surveys.of(DIGEST)).rejects.toThrow();
+    fail = false;
+    expect((await surveys.of(DIGEST)).agents).toHaveLength(nodes.length);
+  });
 });

@@ -68,8 +68,10 @@ async function askAgent(
   deps: ActivityDeps,
   agent: AgentEndpoint,
   digest: string,
+  cancel?: AbortSignal,
 ): Promise<ImageStatus | null> {
-  const signal = AbortSignal.any([cancellationSignal(), AbortSignal.timeout(HAS_IMAGE_TIMEOUT_MS)]);
+  const timeout = AbortSignal.timeout(HAS_IMAGE_TIMEOUT_MS);
+  const signal = cancel ? AbortSignal.any([cancel, timeout]) : timeout;
   try {
     return await deps.agent.hasImage(agent, digest, { signal });
   } catch {
@@ -91,44 +93,123 @@ function candidateOf(agent: AgentEndpoint, st: ImageStatus, hinted: boolean): So
   };
 }
 
-/**
- * Asks every agent about the digest and combines the answers with Node.status.images. The transfer activity
- * calls it again while it waits for a free holder, so nodes that completed in the meantime become sources.
- */
-export async function locateInventory(deps: ActivityDeps, input: LocateInput): Promise<SourceInventory> {
-  const nodes = await mapFailures('list nodes', () => deps.kube.listNodes({ signal: cancellationSignal() }));
+/** What every agent said about one digest, with the nodes kubelet reports it on: the raw inventory. */
+export interface Survey {
+  agents: AgentEndpoint[];
+  /** HasImage answer per agent (same order); null when the agent did not answer. */
+  answers: (ImageStatus | null)[];
+  /** Nodes whose Node.status.images lists the digest. */
+  hinted: Set<string>;
+}
+
+/** Asks every agent about `digest` (8 at a time) and reads Node.status.images. */
+async function survey(deps: ActivityDeps, digest: string, cancel?: AbortSignal): Promise<Survey> {
+  const nodes = await mapFailures('list nodes', () => deps.kube.listNodes({ signal: cancel }));
   const hinted = new Set(
-    nodes.filter((n) => n.imageNames.some((name) => name.endsWith(`@${input.digest}`))).map((n) => n.name),
+    nodes.filter((n) => n.imageNames.some((name) => name.endsWith(`@${digest}`))).map((n) => n.name),
   );
   const agents = await mapFailures('discover agents', () => discoverAgents(deps, nodes));
-  const answers = await mapLimit(agents, PARALLEL, (a) => askAgent(deps, a, input.digest));
+  const answers = await mapLimit(agents, PARALLEL, (a) => askAgent(deps, a, digest, cancel));
+  return { agents, answers, hinted };
+}
+
+/** How long a survey answers every caller: salvages of one digest on many nodes start together. */
+const SURVEY_TTL_MS = 2_000;
+
+/**
+ * Surveys shared per digest (single flight): when one digest is salvaged on many nodes at once, every workflow
+ * locates its sources at about the same time, and asking every agent once per workflow would cost
+ * nodes × nodes HasImage calls. Callers within `ttlMs` of a survey share it; the inventory it gives is at most
+ * that old, which is harmless (a holder that completed since is learned by the transfer's source picker).
+ */
+export class HolderSurveys {
+  private readonly recent = new Map<string, { at: number; survey: Promise<Survey> }>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  /** `ttlMs` @default 2000; `now` @default Date.now. */
+  constructor(
+    private readonly deps: ActivityDeps,
+    opts: { ttlMs?: number; now?: () => number } = {},
+  ) {
+    this.ttlMs = opts.ttlMs ?? SURVEY_TTL_MS;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The survey of `digest`: the one in flight or younger than the TTL, else a new one. */
+  of(digest: string, cancel?: AbortSignal): Promise<Survey> {
+    const now = this.now();
+    for (const [d, r] of this.recent) if (now - r.at >= this.ttlMs) this.recent.delete(d);
+    let r = this.recent.get(digest);
+    if (!r) {
+      // Not bound to the first caller's cancellation: the others still need it. Each HasImage has a timeout.
+      r = { at: now, survey: survey(this.deps, digest) };
+      r.survey.catch(() => this.recent.delete(digest));
+      this.recent.set(digest, r);
+    }
+    return cancel ? abortable(r.survey, cancel) : r.survey;
+  }
+}
+
+/** `p`, or a rejection as soon as `signal` aborts. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason ?? new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** The inventory of a survey as seen from `targetNode`. */
+export function inventoryOf(s: Survey, targetNode: string): SourceInventory {
   const inv: SourceInventory = { sources: [], skipped: [], targetHasImage: false };
   const seen = new Set<string>();
-  agents.forEach((agent, i) => {
-    const st = answers[i];
-    if (agent.node === input.targetNode) {
+  s.agents.forEach((agent, i) => {
+    const st = s.answers[i];
+    if (agent.node === targetNode) {
       inv.targetEndpoint = agent.address;
       inv.targetHasImage = st?.complete === true;
       return;
     }
     if (st) seen.add(agent.node);
     if (!st?.present) return;
-    (st.complete ? inv.sources : inv.skipped).push(candidateOf(agent, st, hinted.has(agent.node)));
+    (st.complete ? inv.sources : inv.skipped).push(candidateOf(agent, st, s.hinted.has(agent.node)));
   });
-  for (const node of [...hinted].filter((n) => n !== input.targetNode && !seen.has(n)).sort()) {
+  for (const node of [...s.hinted].filter((n) => n !== targetNode && !seen.has(n)).sort()) {
     inv.skipped.push({ node, complete: false, sizeBytes: 0, hinted: true });
   }
   inv.sources.sort(orderSources);
   return inv;
 }
 
-/** Builds the inventory activity. */
-export function createInventoryActivities(deps: ActivityDeps): {
+/**
+ * Asks every agent about the digest and combines the answers with Node.status.images; with `surveys`, shares
+ * the agents' answers with concurrent callers. The transfer activity calls it again while it waits for a free
+ * holder, so nodes that completed in the meantime become sources.
+ */
+export async function locateInventory(
+  deps: ActivityDeps,
+  input: LocateInput,
+  surveys?: HolderSurveys,
+): Promise<SourceInventory> {
+  const cancel = cancellationSignal();
+  const s = await mapFailures(`survey the holders of ${input.digest}`, () =>
+    surveys ? surveys.of(input.digest, cancel) : survey(deps, input.digest, cancel),
+  );
+  return inventoryOf(s, input.targetNode);
+}
+
+/** Builds the inventory activity; `surveys` (shared with the transfer activity) batches concurrent locates. */
+export function createInventoryActivities(
+  deps: ActivityDeps,
+  surveys?: HolderSurveys,
+): {
   locateSources(input: LocateInput): Promise<SourceInventory>;
 } {
   return {
     /** Asks every agent about the digest and combines the answers with Node.status.images. */
-    locateSources: (input: LocateInput): Promise<SourceInventory> => locateInventory(deps, input),
+    locateSources: (input: LocateInput): Promise<SourceInventory> => locateInventory(deps, input, surveys),
   };
 }
 

@@ -14,7 +14,7 @@ import {
 } from '@temporalio/activity';
 import type { ActivityDeps, AgentEndpoint, ImportProgress } from './deps.js';
 import { imageTooLarge, mapFailures, noSourceNode } from './failures.js';
-import { locateInventory } from './inventory.js';
+import { locateInventory, type HolderSurveys } from './inventory.js';
 import { NoServingSourceError, SourcePicker } from './source-choice.js';
 import { TRANSFER_PROGRESS_SIGNAL } from './types.js';
 import type { SourceCandidate, TransferProgress, TransferResult, VerifyResult } from './types.js';
@@ -163,18 +163,24 @@ async function importFromGiven(
   }
 }
 
+/** Worker-scoped fan-out state: the source picker and the shared holder surveys. */
+interface FanOut {
+  picker: SourcePicker;
+  surveys?: HolderSurveys;
+}
+
 /**
  * Fan-out: takes the least busy holder with a free slot (waiting while all are at their cap), moves on to the
  * next one when an agent refuses as busy, and makes the target a source for later transfers once it completes.
  */
 async function importFanOut(
   deps: ActivityDeps,
-  picker: SourcePicker,
+  { picker, surveys }: FanOut,
   input: TransferInput,
   relay: ProgressRelay,
 ): Promise<ImportProgress> {
   const locate = async (): Promise<SourceCandidate[]> =>
-    (await locateInventory(deps, { digest: input.digest, targetNode: input.target.node })).sources;
+    (await locateInventory(deps, { digest: input.digest, targetNode: input.target.node }, surveys)).sources;
   // A retried attempt asks again: its source may be gone, and nodes that completed since are sources now.
   const candidates = activityInfo().attempt > 1 ? await locate() : (input.candidates ?? []);
   for (;;) {
@@ -209,27 +215,30 @@ async function importFanOut(
 
 async function runImport(
   deps: ActivityDeps,
-  picker: SourcePicker,
+  fan: FanOut,
   input: TransferInput,
   relay: ProgressRelay,
 ): Promise<ImportProgress> {
   const timer = setInterval(() => heartbeat(relay.last), HEARTBEAT_EVERY_MS);
   try {
     return input.candidates
-      ? await importFanOut(deps, picker, input, relay)
+      ? await importFanOut(deps, fan, input, relay)
       : await importFromGiven(deps, input, relay);
   } finally {
     clearInterval(timer);
   }
 }
 
-/** Builds the transfer activities. */
-export function createTransferActivities(deps: ActivityDeps): {
+/** Builds the transfer activities; `surveys` (shared with the inventory activity) batches concurrent locates. */
+export function createTransferActivities(
+  deps: ActivityDeps,
+  surveys?: HolderSurveys,
+): {
   transferImage(input: TransferInput): Promise<TransferResult>;
   verifyImage(input: { digest: string; target: AgentEndpoint }): Promise<VerifyResult>;
 } {
   // Real time, not deps.clock: the picker's back-offs and refreshes run on real timers.
-  const picker = new SourcePicker({ slots: deps.slots });
+  const fan: FanOut = { picker: new SourcePicker({ slots: deps.slots }), surveys };
   return {
     /** Moves the image from `source` to `target`, heartbeating progress; resumes where a failed attempt stopped. */
     async transferImage(input: TransferInput): Promise<TransferResult> {
@@ -243,7 +252,7 @@ export function createTransferActivities(deps: ActivityDeps): {
       // With candidates, a retry first prefers the holder the previous attempt used (its session is warm).
       const first = input.candidates && prev?.source ? prev.source : input.source.node;
       const relay = new ProgressRelay(deps, { ...base, ...prev, source: first, attempt });
-      const final = await runImport(deps, picker, input, relay);
+      const final = await runImport(deps, fan, input, relay);
       const startBytes = prev?.source === relay.last.source ? prev.bytesDone : 0;
       relay.update(final);
       deps.metrics.addTransferBytes(final.bytesReceived ?? Math.max(0, final.bytesDone - startBytes));

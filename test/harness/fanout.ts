@@ -3,7 +3,7 @@
  * salvage workflows the controller starts for them, and what those did. Shared by test/e2e/fanout.test.ts and
  * bench/scale.ts.
  */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { salvageWorkflowId } from '../../common/names.js';
 import type { SalvageResult } from '../../workflows/types.js';
@@ -125,6 +125,8 @@ export interface RecordSummary {
   digest: string;
   sourceNode: string;
   targetNode: string;
+  /** How long the transfer took, as the workflow recorded it. */
+  durationSeconds: number;
 }
 
 /** The SalvageRecords of `digest` in `namespace`. */
@@ -146,7 +148,21 @@ export async function salvageRecordsOf(
       digest,
       sourceNode: r.status?.sourceNode ?? '',
       targetNode: r.status?.targetNode ?? '',
+      durationSeconds: Number(r.status?.durationSeconds ?? NaN),
     }));
+}
+
+/** Deletes the pods (grace 0: there is no kubelet to confirm), `concurrency` at a time. */
+export async function deletePods(
+  kc: KubeConfig,
+  namespace: string,
+  pods: BoundPod[],
+  concurrency = 16,
+): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await parallel(pods, concurrency, async (p) => {
+    await core.deleteNamespacedPod({ namespace, name: p.name, gracePeriodSeconds: 0 }).catch(() => undefined);
+  });
 }
 
 /** Sum of a Prometheus metric's series at `url` (0 when absent). */
