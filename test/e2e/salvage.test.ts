@@ -264,3 +264,22 @@ test(
   },
   TIMEOUT,
 );
+
+test(
+  'given SIGTERM mid-transfer, the worker should exit cleanly and hand the transfer back',
+  async () => {
+    const { img, input } = await scenario('sigterm', 1, 48 << 20);
+    const handle = await start(input);
+    const { resume } = await midTransfer(img);
+    await env.worker.stop(); // the source is frozen: the transfer cannot finish within the grace time
+    expect(await env.worker.managed.exited).toBe(0);
+    resume();
+    await env.worker.start();
+    const result = await handle.result();
+
+    expect(result.outcome).toBe('salvaged');
+    expect(await imageOnTarget(input.imageRef)).toBe(img.digest);
+    expect(await salvageRecords(env.admin, 'sigterm')).toHaveLength(1);
+  },
+  TIMEOUT,
+);
