@@ -73,8 +73,16 @@ export class SourcePicker {
     this.backoff = opts.backoff ?? { baseMs: 500, maxMs: 8_000 };
   }
 
-  /** Records that `holder` now holds a complete copy of `digest` (a transfer to it finished) and wakes waiters. */
-  learn(digest: string, holder: AgentEndpoint): void {
+  /**
+   * Records that `holder` now holds a complete copy of `digest` (a transfer to it finished) and wakes waiters.
+   * `load` is what its agent reports (HasImage): a holder whose agent never serves peers is not learned.
+   */
+  learn(
+    digest: string,
+    holder: AgentEndpoint,
+    load: Pick<SourceCandidate, 'activeExports' | 'maxExports'> = {},
+  ): void {
+    if (load.maxExports === 0) return;
     const known = this.learned.get(digest) ?? new Map<string, ReachableSource>();
     this.learned.delete(digest);
     known.set(holder.node, {
@@ -83,6 +91,7 @@ export class SourcePicker {
       complete: true,
       sizeBytes: 0,
       hinted: false,
+      ...load,
     });
     this.learned.set(digest, known);
     for (const old of this.learned.keys()) {

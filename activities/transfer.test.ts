@@ -214,20 +214,33 @@ describe('transferImage with candidates (fan-out)', () => {
     expect(err.details).toEqual([{ source: 'b' }]);
   });
 
-  test('given a completed transfer, should make the target a source for the next transfer of the digest', async () => {
-    const used: string[] = [];
-    const deps = fakeDeps({
-      agent: fakeAgent({
-        prepareExport: async () => plan,
-        importFrom: async (_a, req) => (used.push(req.sources[0]?.node ?? ''), step(30, 2)),
-      }),
-    });
-    const acts = createTransferActivities(deps);
-    await new MockActivityEnvironment().run(acts.transferImage, { ...input, candidates: [holder('a', 3)] });
-    const next = { ...input, target: { node: 'u', address: 'u:7443' }, candidates: [holder('a', 3)] };
-    await new MockActivityEnvironment().run(acts.transferImage, next);
-    expect(used).toEqual(['a', 't']);
-  });
+  test.each([
+    ['serves peers', 4, ['a', 't']],
+    ['never serves peers (--max-concurrent-exports 0)', 0, ['a', 'a']],
+  ])(
+    'given a completed transfer to a target that %s, should make it a source for the next one only if it serves',
+    async (_what, maxExports, expected) => {
+      const used: string[] = [];
+      const deps = fakeDeps({
+        agent: fakeAgent({
+          prepareExport: async () => plan,
+          importFrom: async (_a, req) => (used.push(req.sources[0]?.node ?? ''), step(30, 2)),
+          hasImage: async () => ({
+            present: true,
+            complete: true,
+            sizeBytes: 30,
+            activeExports: 0,
+            maxExports,
+          }),
+        }),
+      });
+      const acts = createTransferActivities(deps);
+      await new MockActivityEnvironment().run(acts.transferImage, { ...input, candidates: [holder('a', 3)] });
+      const next = { ...input, target: { node: 'u', address: 'u:7443' }, candidates: [holder('a', 3)] };
+      await new MockActivityEnvironment().run(acts.transferImage, next);
+      expect(used).toEqual(expected);
+    },
+  );
 
   test('given a retried attempt, should ask the inventory again instead of trusting the old candidates', async () => {
     const deps = fakeDeps({

@@ -163,6 +163,26 @@ async function importFromGiven(
   }
 }
 
+/**
+ * Makes the target a source for the next transfers of the digest in this worker, with the load and export cap
+ * its agent reports (an agent with `--max-concurrent-exports 0` never serves). Best effort: if the agent does not
+ * answer, the next inventory finds the node anyway.
+ */
+async function learnTarget(deps: ActivityDeps, picker: SourcePicker, input: TransferInput): Promise<void> {
+  try {
+    const st = await deps.agent.hasImage(input.target, input.digest, {
+      signal: AbortSignal.any([cancellationSignal(), AbortSignal.timeout(LEARN_TIMEOUT_MS)]),
+    });
+    const load = { activeExports: st.activeExports, maxExports: st.maxExports };
+    if (st.complete) picker.learn(input.digest, input.target, load);
+  } catch (err) {
+    log.debug('target not learned as a source', { target: input.target.node, err: String(err) });
+  }
+}
+
+/** How long the target may take to say what it now holds before it is left to the next inventory. */
+const LEARN_TIMEOUT_MS = 5_000;
+
 /** Worker-scoped fan-out state: the source picker and the shared holder surveys. */
 interface FanOut {
   picker: SourcePicker;
@@ -199,7 +219,7 @@ async function importFanOut(
     try {
       const done = await importOnce(deps, input, source, relay);
       picker.served(source.node);
-      picker.learn(input.digest, input.target);
+      await learnTarget(deps, picker, input);
       return done;
     } catch (err) {
       if (failureTypeOf(err) !== SOURCE_BUSY) throw withSource(err, source.node);

@@ -91,22 +91,41 @@ export class MemoryWatch {
   }
 }
 
-/** CPU seconds (user + system) of the run's processes by kind, and of the whole machine. */
+/** Kinds of process whose CPU is reported apart. */
+export const CPU_KINDS = [
+  'agents',
+  'containerd',
+  'worker',
+  'controller',
+  'temporal',
+  'kube',
+  'other',
+] as const;
+/** One of {@link CPU_KINDS}. */
+export type CpuKind = (typeof CPU_KINDS)[number];
+
+function cpuKindOf(cmdline: string): CpuKind {
+  const argv = cmdline.split('\0');
+  const exe = path.basename(argv[0] ?? '');
+  if (argv.includes('agent')) return 'agents';
+  if (argv.includes('worker')) return 'worker';
+  if (argv.includes('controller')) return 'controller';
+  if (exe === 'containerd') return 'containerd';
+  if (exe === 'temporal') return 'temporal';
+  if (exe === 'kube-apiserver' || exe === 'etcd') return 'kube';
+  return 'other';
+}
+
+/** CPU seconds (user + system) of the run's processes by pid, and of the whole machine. */
 export interface CpuSnapshot {
-  byPid: Map<number, { kind: 'containerd' | 'agents' | 'other'; seconds: number }>;
+  byPid: Map<number, { kind: CpuKind; seconds: number }>;
   /** Whole machine from /proc/stat: busy and total seconds summed over every CPU. */
   machineBusy: number;
   machineTotal: number;
 }
 
-/** CPU used between two snapshots. */
-export interface CpuUse {
-  containerd: number;
-  agents: number;
-  other: number;
-  /** Busy share of the whole machine (every process, also outside this run), 0..1. */
-  machineBusyShare: number;
-}
+/** CPU seconds used between two snapshots by kind, and the busy share of the whole machine (0..1). */
+export type CpuUse = Record<CpuKind, number> & { machineBusyShare: number };
 
 const TICKS = 100; // USER_HZ on Linux
 
@@ -133,7 +152,7 @@ export function cpuSnapshot(run: Run): CpuSnapshot {
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const seconds = (Number(rest[11]) + Number(rest[12])) / TICKS;
-    byPid.set(pid, { kind: kindOf(cmdline), seconds });
+    byPid.set(pid, { kind: cpuKindOf(cmdline), seconds });
   }
   const m = machineTicks();
   return { byPid, machineBusy: m.busy / TICKS, machineTotal: m.total / TICKS };
@@ -141,7 +160,7 @@ export function cpuSnapshot(run: Run): CpuSnapshot {
 
 /** CPU seconds used by kind between `a` and `b` (processes started in between count from zero). */
 export function cpuUse(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
-  const use: CpuUse = { containerd: 0, agents: 0, other: 0, machineBusyShare: 0 };
+  const use = Object.fromEntries(CPU_KINDS.map((k) => [k, 0])) as CpuUse;
   for (const [pid, after] of b.byPid) use[after.kind] += after.seconds - (a.byPid.get(pid)?.seconds ?? 0);
   const total = b.machineTotal - a.machineTotal;
   use.machineBusyShare = total > 0 ? (b.machineBusy - a.machineBusy) / total : NaN;

@@ -85,6 +85,35 @@ export interface SalvageOutcome {
   /** Start and close time as Temporal recorded them (ms since the epoch, same clock as this machine). */
   startMs: number;
   closeMs: number;
+  /**
+   * When the node held the image: the completion of the last `transferImage` activity (the import had written
+   * the image records); the start time when no transfer was needed.
+   */
+  heldMs: number;
+}
+
+type HistoryEvent = {
+  eventId?: unknown;
+  eventTime?: { seconds?: unknown; nanos?: number | null } | null;
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown } | null;
+};
+
+function eventMs(e: HistoryEvent): number {
+  return Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+}
+
+/** Time of the last completed `transferImage` in a workflow history, if any. */
+export function transferCompletedMs(events: HistoryEvent[]): number | undefined {
+  const transfers = new Set(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'transferImage')
+      .map((e) => String(e.eventId)),
+  );
+  const done = events.filter((e) =>
+    transfers.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')),
+  );
+  return done.length ? Math.max(...done.map(eventMs)) : undefined;
 }
 
 /**
@@ -108,12 +137,12 @@ export async function awaitSalvages(
       );
       const result = (await handle.result()) as SalvageResult;
       const desc = await handle.describe();
+      const history = await handle.fetchHistory();
+      const startMs = desc.startTime.getTime();
       return {
-        node,
-        workflowId,
-        result,
-        startMs: desc.startTime.getTime(),
+        ...{ node, workflowId, result, startMs },
         closeMs: desc.closeTime?.getTime() ?? Date.now(),
+        heldMs: transferCompletedMs((history.events ?? []) as HistoryEvent[]) ?? startMs,
       };
     }),
   );
