@@ -54,10 +54,10 @@ const CONTENT_SERVICE = '/containerd.services.content.v1.Content';
 // WRITE requests are gathered up to this size (containerd accepts 16 MiB): containerd answers every request, so
 // fewer, larger ones cost less on both sides. The data is not copied: a request is a header and the caller's
 // buffers.
-const WRITE_MESSAGE_BYTES = 4 << 20;
+const WRITE_MESSAGE_BYTES = 2 << 20;
 // WRITE requests sent before waiting for containerd's answer: overlaps network and disk while bounding what is
 // held in memory (MAX_INFLIGHT_WRITES x WRITE_MESSAGE_BYTES per ingest).
-const MAX_INFLIGHT_WRITES = 4;
+const MAX_INFLIGHT_WRITES = 3;
 
 function toStoreError(err: unknown, what: string): StoreError {
   if (err instanceof StoreError) return err;

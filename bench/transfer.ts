@@ -1,13 +1,17 @@
 /**
- * `npm run bench:transfer`: moves one 512 MiB image of 8 layers from node A to another node, in the same run,
- * (a) through the tote agents (mTLS, real processes), (b) with `ctr images export | ctr images import`, and (c)
- * with a plain content-API copy (read from A's containerd, write to the target's, no agent) as the practical
- * limit; then the dedup case (7 of 8 layers already on the target) and push versus `skopeo copy`.
- * Prints one `name value unit` line per figure. Not a test: timings depend on the machine.
- * Size knobs: TOTE_BENCH_LAYERS (default 8), TOTE_BENCH_LAYER_MIB (default 64).
+ * `npm run bench:transfer`: moves one 512 MiB image of 8 layers from node A to a fresh node, in the same run,
+ * (a) through the tote agents (mTLS, real processes), (b) with `ctr images export | ctr images import` as an
+ * operator runs it (import unpacks by default; the `--no-unpack` pipe is printed too), and (c) with a plain
+ * content-API copy (read from A's containerd, write to the target's, in this process, no agent) as the
+ * practical limit; then the dedup case (7 of 8 layers already on the target) and push versus `skopeo copy`.
+ * Every variant runs TOTE_BENCH_RUNS times (default 3), interleaved, each into a fresh target; the medians
+ * are printed, one `name value unit` line per figure. Not a test: timings depend on the machine (its load
+ * average is printed too). Size knobs: TOTE_BENCH_LAYERS (default 8), TOTE_BENCH_LAYER_MIB (default 64).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { copyBlob } from '../agent/blob-copy.js';
 import { ContainerdStore } from '../agent/containerd-store.js';
@@ -24,17 +28,26 @@ const execFileP = promisify(execFile);
 const MiB = 1 << 20;
 const LAYERS = Number(process.env.TOTE_BENCH_LAYERS ?? 8);
 const LAYER_BYTES = Number(process.env.TOTE_BENCH_LAYER_MIB ?? 64) * MiB;
+const RUNS = Number(process.env.TOTE_BENCH_RUNS ?? 3);
 const NAME = 'bench.example/big:v1';
+const NAME2 = 'bench.example/big:v2';
 
 function line(name: string, value: number, unit = ''): void {
   console.log(`${name} ${Number.isInteger(value) ? value : value.toFixed(3)}${unit ? ` ${unit}` : ''}`);
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
 async function timed(what: string, fn: () => Promise<unknown>): Promise<number> {
-  process.stderr.write(`bench: ${what}...\n`);
   const t0 = process.hrtime.bigint();
   await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  process.stderr.write(`bench: ${what}: ${s.toFixed(2)} s (load ${loadavg()[0]?.toFixed(1)})\n`);
+  return s;
 }
 
 function blobs(img: BuiltImage): Descriptor[] {
@@ -44,8 +57,9 @@ function blobs(img: BuiltImage): Descriptor[] {
 }
 
 /**
- * The practical limit: every blob read from A's content store and written into B's with the agent's own
- * blob copier (4 blobs at once, as an import does), but in this process, without gRPC hops between agents.
+ * The practical limit: every blob read from A's content store and written into the target's with the agent's
+ * own store and blob copier (4 blobs at once, as an import does), but in this process: no agents, no TLS, no
+ * hop between processes.
  */
 async function plainCopy(from: ContainerdNode, to: ContainerdNode, img: BuiltImage): Promise<void> {
   const src = new ContainerdStore({ socket: from.socket, namespace: 'k8s.io' });
@@ -63,7 +77,7 @@ async function plainCopy(from: ContainerdNode, to: ContainerdNode, img: BuiltIma
   };
   const link: SourceLink = { node: 'a', peer, blobs: new Set(blobs(img).map((b) => b.digest)) };
   await dst.createLease('bench-plain-copy', 3600_000);
-  const queue = [...blobs(img)];
+  const queue = [...blobs(img)].sort((x, y) => y.size - x.size);
   const worker = async (): Promise<void> => {
     for (let d = queue.shift(); d; d = queue.shift()) {
       await copyBlob({
@@ -105,76 +119,133 @@ function peakRssMiB(cluster: RealCluster, node: string): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
+/** Runs `fn` against a containerd node of its own, then stops it and frees its disk. */
+async function withScratchNode<T>(run: Run, name: string, fn: (n: ContainerdNode) => Promise<T>): Promise<T> {
+  const node = await startContainerdNode(run, { name });
+  try {
+    return await fn(node);
+  } finally {
+    await node.stop();
+    rmSync(path.dirname(node.root), { recursive: true, force: true });
+  }
+}
+
+interface Samples {
+  limit: number[];
+  ctr: number[];
+  ctrNoUnpack: number[];
+  agents: number[];
+  dedup: number[];
+  dedupBytes: number[];
+  push: number[];
+  skopeo: number[];
+  rss: { source: number; target: number };
+}
+
+interface Fixture {
+  run: Run;
+  cluster: RealCluster;
+  a: ContainerdNode;
+  img: BuiltImage;
+  img2: BuiltImage;
+}
+
+/** One round of every variant, each into a fresh target. */
+async function round(f: Fixture, i: number, s: Samples): Promise<void> {
+  const { run, cluster, a, img, img2 } = f;
+  s.limit.push(
+    await withScratchNode(run, `plain-${i}`, (t) => timed('plain copy', () => plainCopy(a, t, img))),
+  );
+  s.ctr.push(await withScratchNode(run, `ctr-${i}`, (t) => timed('ctr pipe', () => ctrPipe(a, t, true))));
+  s.ctrNoUnpack.push(
+    await withScratchNode(run, `ctrnu-${i}`, (t) =>
+      timed('ctr pipe --no-unpack', () => ctrPipe(a, t, false)),
+    ),
+  );
+  const to = `b${i}`;
+  s.agents.push(
+    await timed('agents', () => transfer(cluster, { digest: img.digest, from: ['a'], to, names: [NAME] })),
+  );
+  s.dedup.push(
+    await timed('agents, 7 of 8 layers already there', async () => {
+      const done = await transfer(cluster, { digest: img2.digest, from: ['a'], to, names: [NAME2] });
+      s.dedupBytes.push(Number(done.bytesReceived));
+    }),
+  );
+  s.rss.source = Math.max(s.rss.source, peakRssMiB(cluster, 'a'));
+  s.rss.target = Math.max(s.rss.target, peakRssMiB(cluster, to));
+  await cluster.node(to).managed.stop();
+  const regA = await startRegistry(run, { name: `reg-agent-${i}` });
+  const regS = await startRegistry(run, { name: `reg-skopeo-${i}` });
+  s.push.push(await timed('agent push', () => agentPush(cluster, img.digest, `${regA.host}/bench/big:v1`)));
+  s.skopeo.push(
+    await timed('skopeo copy', () =>
+      execFileP(toolPath('skopeo'), [
+        ...['--insecure-policy', 'copy', '--quiet', '--preserve-digests', '--dest-tls-verify=false'],
+        ...[`oci:${img.dir}`, `docker://${regS.host}/bench/big:v1`],
+      ]),
+    ),
+  );
+  await Promise.all([regA.stop(), regS.stop()]);
+}
+
+function report(img: BuiltImage, s: Samples, load: { start: number; end: number }): void {
+  const mib = img.totalSize / MiB;
+  const m = {
+    limit: median(s.limit),
+    ctr: median(s.ctr),
+    ctrNoUnpack: median(s.ctrNoUnpack),
+    agents: median(s.agents),
+    dedup: median(s.dedup),
+    push: median(s.push),
+    skopeo: median(s.skopeo),
+  };
+  line('image_size', mib, 'MiB');
+  line('bench_runs', RUNS);
+  line('load_average_start', load.start);
+  line('load_average_end', load.end);
+  line('transfer_limit_seconds', m.limit, 's');
+  line('transfer_limit_throughput', mib / m.limit, 'MiB/s');
+  line('transfer_ctr_seconds', m.ctr, 's');
+  line('transfer_ctr_throughput', mib / m.ctr, 'MiB/s');
+  line('transfer_ctr_no_unpack_seconds', m.ctrNoUnpack, 's');
+  line('transfer_agents_seconds', m.agents, 's');
+  line('transfer_agents_throughput', mib / m.agents, 'MiB/s');
+  line('agent_source_peak_rss', s.rss.source, 'MiB');
+  line('agent_target_peak_rss', s.rss.target, 'MiB');
+  line('dedup_bytes_received', median(s.dedupBytes) / MiB, 'MiB');
+  line('dedup_seconds', m.dedup, 's');
+  line('dedup_speedup', m.agents / m.dedup, 'x');
+  line('push_agent_seconds', m.push, 's');
+  line('push_skopeo_seconds', m.skopeo, 's');
+  line('push_ratio_vs_skopeo', m.skopeo / m.push, 'x');
+  line('transfer_ratio_vs_ctr_no_unpack', m.ctrNoUnpack / m.agents, 'x');
+  line('transfer_ratio_vs_ctr', m.ctr / m.agents, 'x');
+  line('transfer_fraction_of_limit', m.limit / m.agents);
+}
+
 async function main(): Promise<void> {
   const run = Run.create('bench-transfer');
   try {
-    const cluster = await startRealCluster(run, ['a', 'b']);
-    const [c, d, e] = [
-      await startContainerdNode(run, { name: 'c' }),
-      await startContainerdNode(run, { name: 'd' }),
-      await startContainerdNode(run, { name: 'e' }),
-    ];
+    const targets = Array.from({ length: RUNS }, (_, i) => `b${i}`);
+    const cluster = await startRealCluster(run, ['a', ...targets]);
     const a = cluster.node('a').containerd;
     const img = await buildImage(run, { layers: LAYERS, layerSize: LAYER_BYTES });
     await importToNode(a, img, NAME);
-    const mib = img.totalSize / MiB;
-    line('image_size', mib, 'MiB');
-    const limit = await timed('plain content-API copy', () => plainCopy(a, d, img));
-    const ctrS = await timed('ctr export | ctr import --no-unpack', () => ctrPipe(a, c, false));
-    const ctrUnpack = await timed('ctr export | ctr import (unpack)', () => ctrPipe(a, e, true));
-    let received = 0;
-    const agents = await timed('agents A -> B', () =>
-      transfer(cluster, { digest: img.digest, from: ['a'], to: 'b', names: [NAME] }),
-    );
     const img2 = await buildImage(run, {
       layers: LAYERS,
       layerSize: LAYER_BYTES,
       shareBaseLayersWith: img,
       sharedLayers: LAYERS - 1,
     });
-    await importToNode(a, img2, 'bench.example/big:v2');
-    const dedup = await timed('agents A -> B, 7 of 8 layers already on B', async () => {
-      const done = await transfer(cluster, {
-        digest: img2.digest,
-        from: ['a'],
-        to: 'b',
-        names: ['bench.example/big:v2'],
-      });
-      received = Number(done.bytesReceived);
-    });
-    const [regA, regS] = [
-      await startRegistry(run, { name: 'reg-agent' }),
-      await startRegistry(run, { name: 'reg-skopeo' }),
-    ];
-    const push = await timed('agent push', () => agentPush(cluster, img.digest, `${regA.host}/bench/big:v1`));
-    const skopeo = await timed('skopeo copy', () =>
-      execFileP(toolPath('skopeo'), [
-        '--insecure-policy',
-        'copy',
-        '--quiet',
-        '--preserve-digests',
-        '--dest-tls-verify=false',
-        `oci:${img.dir}`,
-        `docker://${regS.host}/bench/big:v1`,
-      ]),
-    );
-    line('transfer_limit_seconds', limit, 's');
-    line('transfer_limit_throughput', mib / limit, 'MiB/s');
-    line('transfer_ctr_seconds', ctrS, 's');
-    line('transfer_ctr_throughput', mib / ctrS, 'MiB/s');
-    line('transfer_ctr_unpack_seconds', ctrUnpack, 's');
-    line('transfer_agents_seconds', agents, 's');
-    line('transfer_agents_throughput', mib / agents, 'MiB/s');
-    line('agent_source_peak_rss', peakRssMiB(cluster, 'a'), 'MiB');
-    line('agent_target_peak_rss', peakRssMiB(cluster, 'b'), 'MiB');
-    line('dedup_bytes_received', received / MiB, 'MiB');
-    line('dedup_seconds', dedup, 's');
-    line('dedup_speedup', agents / dedup, 'x');
-    line('push_agent_seconds', push, 's');
-    line('push_skopeo_seconds', skopeo, 's');
-    line('push_ratio_vs_skopeo', skopeo / push, 'x');
-    line('transfer_ratio_vs_ctr', ctrS / agents, 'x');
-    line('transfer_fraction_of_limit', limit / agents);
+    await importToNode(a, img2, NAME2);
+    const samples: Samples = {
+      ...{ limit: [], ctr: [], ctrNoUnpack: [], agents: [], dedup: [], dedupBytes: [] },
+      ...{ push: [], skopeo: [], rss: { source: 0, target: 0 } },
+    };
+    const start = loadavg()[0] ?? NaN;
+    for (let i = 0; i < RUNS; i++) await round({ run, cluster, a, img, img2 }, i, samples);
+    report(img, samples, { start, end: loadavg()[0] ?? NaN });
   } finally {
     await run.stop(); // keeps only the logs
   }

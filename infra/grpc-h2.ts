@@ -30,10 +30,10 @@ export class GrpcError extends Error {
 }
 
 // Received-bytes flow-control window per stream and per connection: at the 64 KiB default a blob stream stalls
-// every few packets waiting for window updates.
-const WINDOW_BYTES = 16 << 20;
+// every few packets waiting for window updates; much more only grows what a slow consumer holds in memory.
+const WINDOW_BYTES = 4 << 20;
 // Received data queued for a slow consumer before the stream is paused (HTTP/2 flow control then stops the peer).
-const QUEUE_HIGH_BYTES = 4 << 20;
+const QUEUE_HIGH_BYTES = 1 << 20;
 const KEEPALIVE_MS = 30_000;
 const KEEPALIVE_TIMEOUT_MS = 10_000;
 
