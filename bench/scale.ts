@@ -70,6 +70,10 @@ interface Pass {
   transfers: number;
   /** Transfers served by a node other than the original holder. */
   fromPeers: number;
+  /** Longest chain node-1 → a → b …: the transfer rounds one after the other (about log2(targets + 1) ideally). */
+  depth: number;
+  /** Most transfers served by one node. */
+  maxServed: number;
   transferMedianSeconds: number;
   /** Seconds from the first failure reported to the first and the last salvage workflow start. */
   starts: [number, number];
@@ -135,11 +139,27 @@ async function pass(ctx: Ctx, label: string, targets: string[], pods: number): P
   return {
     ...{ seconds, closedSeconds, patchSeconds, targets: nodes.length, transfers: records.length, complete },
     fromPeers: records.filter((r) => r.sourceNode !== 'node-1').length,
+    ...tree(records),
     transferMedianSeconds: median(records.map((r) => r.durationSeconds)),
     starts: [Math.min(...startOffsets), Math.max(...startOffsets)],
     firstClose: (Math.min(...outcomes.map((o) => o.closeMs)) - t0) / 1000,
     cpu,
     load: [loadStart, loadEnd],
+  };
+}
+
+/** Shape of the transfer tree rooted at node-1: its depth, and the most transfers one node served. */
+function tree(records: RecordSummary[]): { depth: number; maxServed: number } {
+  const source = new Map(records.map((r) => [r.targetNode, r.sourceNode]));
+  const depth = (node: string, seen = 0): number => {
+    const s = source.get(node);
+    return s === undefined || seen > records.length ? 0 : 1 + depth(s, seen + 1);
+  };
+  const served = new Map<string, number>();
+  for (const r of records) served.set(r.sourceNode, (served.get(r.sourceNode) ?? 0) + 1);
+  return {
+    depth: Math.max(0, ...records.map((r) => depth(r.targetNode))),
+    maxServed: Math.max(0, ...served.values()),
   };
 }
 
@@ -180,6 +200,8 @@ function printPass(prefix: string, p: Pass, single: Pick<Pass, 'seconds' | 'clos
   line(`${prefix}_closed_vs_single_closed`, p.closedSeconds / single.closedSeconds, 'ratio');
   line(`${prefix}_transfers`, p.transfers, 'count');
   line(`${prefix}_transfers_from_peers`, p.fromPeers, 'count');
+  line(`${prefix}_tree_depth`, p.depth, 'rounds');
+  line(`${prefix}_max_served_by_one_node`, p.maxServed, 'count');
   line(`${prefix}_transfer_activity_median_seconds`, p.transferMedianSeconds, 's');
   line(`${prefix}_fail_reporting_seconds`, p.patchSeconds, 's');
   line(`${prefix}_first_workflow_start_seconds`, p.starts[0], 's');
