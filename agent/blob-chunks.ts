@@ -36,7 +36,7 @@ export class ChunkCutter {
       taken += n;
       this.next += n;
       if (b.full) {
-        out.push(finish(b));
+        out.push(this.finish(b));
         this.building = undefined;
       }
     }
@@ -47,7 +47,7 @@ export class ChunkCutter {
   flush(): ReadBlobResponse | undefined {
     const b = this.building;
     this.building = undefined;
-    return b && b.length > 0 ? finish(b) : undefined;
+    return b && b.length > 0 ? this.finish(b) : undefined;
   }
 
   private start(): OffsetDataBuilder {
@@ -55,14 +55,20 @@ export class ChunkCutter {
     if (this.next >= size) {
       throw new AgentError(status.DATA_LOSS, `the store holds more than the ${size} bytes of ${digest}`);
     }
-    return new OffsetDataBuilder(this.next, Math.min(chunkSize, size - this.next));
+    const capacity = Math.min(chunkSize, size - this.next);
+    // Not zero-filled: every byte sent is written first.
+    return new OffsetDataBuilder(
+      this.next,
+      capacity,
+      Buffer.allocUnsafe(OffsetDataBuilder.bytesFor(capacity)),
+    );
   }
-}
 
-function finish(b: OffsetDataBuilder): ReadBlobResponse {
-  const { message, data } = b.finish();
-  const chunk = { offset: String(b.offset), data: Buffer.from(data.buffer, data.byteOffset, data.length) };
-  return withEncoding(chunk, message);
+  private finish(b: OffsetDataBuilder): ReadBlobResponse {
+    const { message, data } = b.finish();
+    const chunk = { offset: String(b.offset), data: Buffer.from(data.buffer, data.byteOffset, data.length) };
+    return withEncoding(chunk, message);
+  }
 }
 
 /** {@link ChunkCutter} over a stream of pieces. */

@@ -89,6 +89,21 @@ test('OffsetDataBuilder encodes what the generated codec encodes, however it is 
   expect(b.full).toBe(true);
 });
 
+test('OffsetDataBuilder builds in a given buffer whatever it held, and ignores one too small', () => {
+  fc.assert(
+    fc.property(offsets, bytes, fc.nat({ max: 255 }), (offset, data, junk) => {
+      const given = new Uint8Array(OffsetDataBuilder.bytesFor(data.length)).fill(junk);
+      const b = new OffsetDataBuilder(offset, data.length, given);
+      b.fill(data);
+      const { message } = b.finish();
+      expect(b.buffer).toBe(given);
+      expect(Buffer.from(message).equals(Buffer.from(blobMessage(offset, data)))).toBe(true);
+    }),
+  );
+  const small = new Uint8Array(3);
+  expect(new OffsetDataBuilder(0, 10, small).buffer).not.toBe(small);
+});
+
 test('withEncoding attaches an encoding without changing the value', () => {
   const v = withEncoding({ offset: '1', data: Buffer.from('x') }, Uint8Array.from([9]));
   expect(JSON.stringify(v)).toBe(JSON.stringify({ offset: '1', data: Buffer.from('x') }));

@@ -95,14 +95,23 @@ const MAX_OFFSET_DATA_HEADER = 1 + 10 + 1 + 5;
  * into its final place: the header is written in front when the message is finished, whatever length it reached.
  */
 export class OffsetDataBuilder {
-  private readonly buf: Uint8Array;
+  /** The whole buffer the message is built in. */
+  readonly buffer: Uint8Array;
   private filled = 0;
 
+  /** Bytes of the buffer a message of `capacity` data bytes needs. */
+  static bytesFor(capacity: number): number {
+    return MAX_OFFSET_DATA_HEADER + capacity;
+  }
+
+  /** Builds in `buffer` when given and large enough (e.g. one not zero-filled), else in a new one. */
   constructor(
     readonly offset: number,
     readonly capacity: number,
+    buffer?: Uint8Array,
   ) {
-    this.buf = new Uint8Array(MAX_OFFSET_DATA_HEADER + capacity);
+    const need = OffsetDataBuilder.bytesFor(capacity);
+    this.buffer = buffer && buffer.length >= need ? buffer : new Uint8Array(need);
   }
 
   /** Data bytes so far. */
@@ -117,7 +126,7 @@ export class OffsetDataBuilder {
   /** Copies as much of `src` as fits; returns how many bytes were taken. */
   fill(src: Uint8Array): number {
     const n = Math.min(src.length, this.capacity - this.filled);
-    this.buf.set(n === src.length ? src : src.subarray(0, n), MAX_OFFSET_DATA_HEADER + this.filled);
+    this.buffer.set(n === src.length ? src : src.subarray(0, n), MAX_OFFSET_DATA_HEADER + this.filled);
     this.filled += n;
     return n;
   }
@@ -126,9 +135,12 @@ export class OffsetDataBuilder {
   finish(): { message: Uint8Array; data: Uint8Array } {
     const header = protoHeader([[1, this.offset]], 2, this.filled);
     const start = MAX_OFFSET_DATA_HEADER - header.length;
-    this.buf.set(header, start);
+    this.buffer.set(header, start);
     const end = MAX_OFFSET_DATA_HEADER + this.filled;
-    return { message: this.buf.subarray(start, end), data: this.buf.subarray(MAX_OFFSET_DATA_HEADER, end) };
+    return {
+      message: this.buffer.subarray(start, end),
+      data: this.buffer.subarray(MAX_OFFSET_DATA_HEADER, end),
+    };
   }
 }
 
