@@ -95,7 +95,13 @@ test('a client without a certificate, or with one from another CA, is refused at
   noCert.close();
   const rogue = client(files.rogue as TlsFiles);
   expect(await codeOf(rogue.listImages())).toBe(status.UNAVAILABLE);
+  // ReadBlob has its own connection (infra/grpc-h2.ts): the same handshake rules apply to it.
+  const req = { token: 't', digest: `sha256:${'0'.repeat(64)}`, offset: '0', node: 'node-c' };
+  expect(await codeOf(drain(rogue.readBlob(req)))).toBe(status.UNAVAILABLE);
   rogue.close();
+  const wrongName = new AgentClient({ address, tls: files.c as TlsFiles, serverName: 'not-tote' });
+  expect(await codeOf(drain(wrongName.readBlob(req)))).toBe(status.UNAVAILABLE);
+  wrongName.close();
 });
 
 test('TLS below 1.3 is refused', async () => {

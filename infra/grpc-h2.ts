@@ -165,7 +165,15 @@ function decodeMessage(raw: string): string {
 }
 
 /** The status a closed stream ended with when the server sent none: why the stream broke. */
-function brokenStreamError(stream: ClientHttp2Stream, err: Error | undefined): GrpcError {
+function brokenStreamError(
+  stream: ClientHttp2Stream,
+  err: Error | undefined,
+  session: ClientHttp2Session,
+): GrpcError {
+  // The connection went (handshake refused, peer gone): retryable, as grpc-js reports it.
+  if (session.destroyed || session.closed) {
+    return new GrpcError(status.UNAVAILABLE, `connection lost${err ? `: ${err.message}` : ''}`);
+  }
   const rst = stream.rstCode;
   if (rst === http2.constants.NGHTTP2_REFUSED_STREAM)
     return new GrpcError(status.UNAVAILABLE, 'stream refused by the server');
@@ -201,9 +209,12 @@ export class RawCall {
       this.stream.on('response', (h) => this.onHeaders(h));
       this.stream.on('trailers', (h) => this.onHeaders(h));
       let streamError: Error | undefined;
-      this.stream.on('error', (err: Error) => (streamError = err));
+      const onError = (err: Error): void => void (streamError ??= err);
+      this.stream.on('error', onError);
+      session.on('error', onError);
       this.stream.once('close', () => {
-        const failure = this.local ?? this.outcome ?? brokenStreamError(this.stream, streamError);
+        session.off('error', onError);
+        const failure = this.local ?? this.outcome ?? brokenStreamError(this.stream, streamError, session);
         if (failure.code === status.OK) resolve();
         else reject(failure);
       });
