@@ -6,10 +6,12 @@
  * practical limit; then the dedup case (7 of 8 layers already on the target) and push versus `skopeo copy`.
  * Every variant runs TOTE_BENCH_RUNS times (default 3), interleaved, each into a fresh target; the medians
  * are printed, one `name value unit` line per figure. Not a test: timings depend on the machine (its load
- * average is printed too). Size knobs: TOTE_BENCH_LAYERS (default 8), TOTE_BENCH_LAYER_MIB (default 64).
+ * average is printed too). Besides wall time, each transfer's CPU time is summed over every process that works
+ * for it (containerds, agents or ctr, this process): on a shared, loaded machine that is the steadier measure
+ * of what a transfer costs. Size knobs: TOTE_BENCH_LAYERS (default 8), TOTE_BENCH_LAYER_MIB (default 64).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -42,12 +44,52 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-async function timed(what: string, fn: () => Promise<unknown>): Promise<number> {
+/** Cumulative CPU seconds (user + system) of a process, from /proc (Linux; 100 clock ticks a second). */
+function processCpu(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function selfCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** The pid of a node's containerd (the process whose command line names its config file). */
+function containerdPid(node: ContainerdNode): number {
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(node.configPath)) return Number(p);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no containerd process for ${node.name}`);
+}
+
+/** Wall time and CPU time (of `pids`, this process, and whatever CPU `fn` reports for its children). */
+interface Measured {
+  seconds: number;
+  cpu: number;
+}
+
+async function measured(what: string, pids: number[], fn: () => Promise<unknown>): Promise<Measured> {
+  const before = pids.map(processCpu);
+  const self = selfCpu();
   const t0 = process.hrtime.bigint();
-  await fn();
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  process.stderr.write(`bench: ${what}: ${s.toFixed(2)} s (load ${loadavg()[0]?.toFixed(1)})\n`);
-  return s;
+  const children = await fn();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu =
+    pids.reduce((sum, p, i) => sum + processCpu(p) - (before[i] as number), 0) +
+    (selfCpu() - self) +
+    (typeof children === 'number' ? children : 0);
+  const load = loadavg()[0]?.toFixed(1);
+  process.stderr.write(`bench: ${what}: ${seconds.toFixed(2)} s, ${cpu.toFixed(2)} s CPU (load ${load})\n`);
+  return { seconds, cpu };
+}
+
+async function timed(what: string, fn: () => Promise<unknown>): Promise<number> {
+  return (await measured(what, [], fn)).seconds;
 }
 
 function blobs(img: BuiltImage): Descriptor[] {
@@ -96,11 +138,14 @@ async function plainCopy(from: ContainerdNode, to: ContainerdNode, img: BuiltIma
   dst.close();
 }
 
-async function ctrPipe(from: ContainerdNode, to: ContainerdNode, unpack: boolean): Promise<void> {
+/** Runs the pipe; returns the CPU seconds of its two ctr processes (bash's `times`). */
+async function ctrPipe(from: ContainerdNode, to: ContainerdNode, unpack: boolean): Promise<number> {
   const ctr = toolPath('ctr');
   const importFlags = unpack ? '' : '--no-unpack';
-  const script = `set -o pipefail; "${ctr}" --address "${from.socket}" -n k8s.io images export - ${NAME} | "${ctr}" --address "${to.socket}" -n k8s.io images import ${importFlags} -`;
-  await execFileP('bash', ['-c', script], { maxBuffer: 16 << 20 });
+  const script = `set -e -o pipefail; "${ctr}" --address "${from.socket}" -n k8s.io images export - ${NAME} | "${ctr}" --address "${to.socket}" -n k8s.io images import ${importFlags} - >/dev/null; times`;
+  const { stdout } = await execFileP('bash', ['-c', script], { maxBuffer: 16 << 20 });
+  const children = stdout.trim().split('\n').pop() ?? '';
+  return [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((n, m) => n + Number(m[1]) * 60 + Number(m[2]), 0);
 }
 
 async function agentPush(cluster: RealCluster, digest: string, target: string): Promise<void> {
@@ -131,10 +176,10 @@ async function withScratchNode<T>(run: Run, name: string, fn: (n: ContainerdNode
 }
 
 interface Samples {
-  limit: number[];
-  ctr: number[];
-  ctrNoUnpack: number[];
-  agents: number[];
+  limit: Measured[];
+  ctr: Measured[];
+  ctrNoUnpack: Measured[];
+  agents: Measured[];
   dedup: number[];
   dedupBytes: number[];
   push: number[];
@@ -153,18 +198,20 @@ interface Fixture {
 /** One round of every variant, each into a fresh target. */
 async function round(f: Fixture, i: number, s: Samples): Promise<void> {
   const { run, cluster, a, img, img2 } = f;
-  s.limit.push(
-    await withScratchNode(run, `plain-${i}`, (t) => timed('plain copy', () => plainCopy(a, t, img))),
-  );
-  s.ctr.push(await withScratchNode(run, `ctr-${i}`, (t) => timed('ctr pipe', () => ctrPipe(a, t, true))));
-  s.ctrNoUnpack.push(
-    await withScratchNode(run, `ctrnu-${i}`, (t) =>
-      timed('ctr pipe --no-unpack', () => ctrPipe(a, t, false)),
-    ),
-  );
+  const source = containerdPid(a);
+  const scratch = (name: string, what: string, fn: (t: ContainerdNode) => Promise<unknown>) =>
+    withScratchNode(run, `${name}-${i}`, (t) => measured(what, [source, containerdPid(t)], () => fn(t)));
+  s.limit.push(await scratch('plain', 'plain copy', (t) => plainCopy(a, t, img)));
+  s.ctr.push(await scratch('ctr', 'ctr pipe', (t) => ctrPipe(a, t, true)));
+  s.ctrNoUnpack.push(await scratch('ctrnu', 'ctr pipe --no-unpack', (t) => ctrPipe(a, t, false)));
   const to = `b${i}`;
+  const agentPids = [source, containerdPid(cluster.node(to).containerd)].concat(
+    ['a', to].map((n) => cluster.node(n).managed.child.pid ?? NaN),
+  );
   s.agents.push(
-    await timed('agents', () => transfer(cluster, { digest: img.digest, from: ['a'], to, names: [NAME] })),
+    await measured('agents', agentPids, () =>
+      transfer(cluster, { digest: img.digest, from: ['a'], to, names: [NAME] }),
+    ),
   );
   s.dedup.push(
     await timed('agents, 7 of 8 layers already there', async () => {
@@ -191,11 +238,13 @@ async function round(f: Fixture, i: number, s: Samples): Promise<void> {
 
 function report(img: BuiltImage, s: Samples, load: { start: number; end: number }): void {
   const mib = img.totalSize / MiB;
+  const wall = (xs: Measured[]): number => median(xs.map((x) => x.seconds));
+  const cpu = (xs: Measured[]): number => median(xs.map((x) => x.cpu));
   const m = {
-    limit: median(s.limit),
-    ctr: median(s.ctr),
-    ctrNoUnpack: median(s.ctrNoUnpack),
-    agents: median(s.agents),
+    limit: wall(s.limit),
+    ctr: wall(s.ctr),
+    ctrNoUnpack: wall(s.ctrNoUnpack),
+    agents: wall(s.agents),
     dedup: median(s.dedup),
     push: median(s.push),
     skopeo: median(s.skopeo),
@@ -211,6 +260,12 @@ function report(img: BuiltImage, s: Samples, load: { start: number; end: number 
   line('transfer_ctr_no_unpack_seconds', m.ctrNoUnpack, 's');
   line('transfer_agents_seconds', m.agents, 's');
   line('transfer_agents_throughput', mib / m.agents, 'MiB/s');
+  line('transfer_limit_cpu_seconds', cpu(s.limit), 's');
+  line('transfer_ctr_cpu_seconds', cpu(s.ctr), 's');
+  line('transfer_ctr_no_unpack_cpu_seconds', cpu(s.ctrNoUnpack), 's');
+  line('transfer_agents_cpu_seconds', cpu(s.agents), 's');
+  line('cpu_ratio_vs_ctr', cpu(s.ctr) / cpu(s.agents), 'x');
+  line('cpu_fraction_of_limit', cpu(s.limit) / cpu(s.agents));
   line('agent_source_peak_rss', s.rss.source, 'MiB');
   line('agent_target_peak_rss', s.rss.target, 'MiB');
   line('dedup_bytes_received', median(s.dedupBytes) / MiB, 'MiB');
