@@ -11,8 +11,9 @@
  *    original holder serves.
  * Both fleet runs use the same worker: --max-uploads-per-source=TOTE_BENCH_UPLOADS_PER_SOURCE (default 1) and
  * no worker-wide cap. Prints `name value unit` lines, the number of transfers (SalvageRecords; must equal the
- * distinct target nodes, else the exit code is 1), memory of the run's processes and the load average. Not a
- * test: timings depend on the machine and on whatever else runs on it.
+ * distinct target nodes, else the exit code is 1), memory and CPU of the run's processes and the load average;
+ * per-node timelines on stderr (TOTE_BENCH_HISTORY=1 adds the first holder's workflow history). Not a test:
+ * timings depend on the machine and on whatever else runs on it.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -133,6 +134,7 @@ async function pass(ctx: Ctx, label: string, targets: string[], pods: number): P
   const loadEnd = load1();
   const records = await salvageRecordsOf(ctx.kc, NS, img.digest);
   timeline(label, t0, outcomes, records);
+  if (process.env.TOTE_BENCH_HISTORY && outcomes.length > 1) await dumpHistory(ctx.client, outcomes, t0);
   const startOffsets = outcomes.map((o) => (o.startMs - t0) / 1000);
   const complete = await allHold(ctx.sb, img.digest, nodes);
   await deletePods(ctx.kc, NS, created);
@@ -146,6 +148,18 @@ async function pass(ctx: Ctx, label: string, targets: string[], pods: number): P
     cpu,
     load: [loadStart, loadEnd],
   };
+}
+
+/** TOTE_BENCH_HISTORY=1: the history of the first node to hold the image, on stderr (diagnostics). */
+async function dumpHistory(client: Client, outcomes: SalvageOutcome[], t0: number): Promise<void> {
+  const first = [...outcomes].sort((a, b) => a.heldMs - b.heldMs)[0];
+  if (!first) return;
+  const h = await client.workflow.getHandle(first.workflowId).fetchHistory();
+  for (const e of h.events ?? []) {
+    const ms = Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+    const act = e.activityTaskScheduledEventAttributes?.activityType?.name ?? '';
+    note(`history ${((ms - t0) / 1000).toFixed(2)} ${String(e.eventType)} ${act}`);
+  }
 }
 
 /** Shape of the transfer tree rooted at node-1: its depth, and the most transfers one node served. */

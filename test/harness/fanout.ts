@@ -3,11 +3,13 @@
  * salvage workflows the controller starts for them, and what those did. Shared by test/e2e/fanout.test.ts and
  * bench/scale.ts.
  */
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { salvageWorkflowId } from '../../common/names.js';
 import type { SalvageResult } from '../../workflows/types.js';
 import type { BuiltImage } from './oci-model.js';
+import { MERGE_PATCH } from './kube-nodes.js';
+import { imageFailureStatus } from './kube-pod-status.js';
 import { createPod, setPodImageFailure } from './pods.js';
 import { waitFor } from './ports.js';
 
@@ -18,6 +20,8 @@ export const AUTO_SALVAGE = { 'tote.dev/auto-salvage': 'true' };
 export interface BoundPod {
   name: string;
   node: string;
+  /** The object as created: lets {@link failPulls} patch without reading it back. */
+  pod?: V1Pod;
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight. */
@@ -44,12 +48,12 @@ export interface PodsSpec {
 
 /** Creates `count` opted-in pods naming `image`, spread round-robin over `nodes`; their status stays empty. */
 export async function createPods(kc: KubeConfig, spec: PodsSpec): Promise<BoundPod[]> {
-  const pods = Array.from({ length: spec.count }, (_, i) => ({
+  const pods: BoundPod[] = Array.from({ length: spec.count }, (_, i) => ({
     name: `${spec.prefix}-${i}`,
     node: spec.nodes[i % spec.nodes.length] as string,
   }));
   await parallel(pods, spec.concurrency ?? 16, async (p) => {
-    await createPod(kc, {
+    p.pod = await createPod(kc, {
       namespace: spec.namespace,
       name: p.name,
       nodeName: p.node,
@@ -60,15 +64,25 @@ export async function createPods(kc: KubeConfig, spec: PodsSpec): Promise<BoundP
   return pods;
 }
 
-/** Reports a failed pull (ErrImagePull) on every pod as kubelet does, `concurrency` patches in flight. */
+/**
+ * Reports a failed pull (ErrImagePull) on every pod as kubelet does, `concurrency` patches in flight: one status
+ * patch per pod (pods from {@link createPods} are not read back first), as cheap for the apiserver as kubelets are.
+ */
 export async function failPulls(
   kc: KubeConfig,
   namespace: string,
   pods: BoundPod[],
   concurrency = 16,
 ): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const failure = { container: 'app', reason: 'ErrImagePull' as const };
   await parallel(pods, concurrency, async (p) => {
-    await setPodImageFailure(kc, { namespace, name: p.name, container: 'app', reason: 'ErrImagePull' });
+    if (!p.pod) {
+      await setPodImageFailure(kc, { namespace, name: p.name, ...failure });
+      return;
+    }
+    const body = { status: imageFailureStatus(p.pod, failure) };
+    await core.patchNamespacedPodStatus({ name: p.name, namespace, body }, MERGE_PATCH);
   });
 }
 
