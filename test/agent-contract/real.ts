@@ -96,7 +96,8 @@ async function startNode(
       node.managed = run.spawn({
         name: `agent-${name}-${randomBytes(2).toString('hex')}`,
         cmd: process.execPath,
-        args,
+        // TOTE_AGENT_NODE_ARGS: extra node flags for the agents (e.g. `--cpu-prof` when profiling a benchmark).
+        args: [...(process.env.TOTE_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...args],
         cwd: process.cwd(),
         env: opts.env?.[name],
       });
