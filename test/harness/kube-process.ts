@@ -1,19 +1,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Managed } from './run.js';
+import { ProcessExitedEarly, waitFor } from './ports.js';
 import { toolsBin } from './tools.js';
 
-/** Thrown when a process ends before it became ready (typically: another process took its port first). */
-export class ProcessExitedEarly extends Error {
-  constructor(name: string, code: number | string) {
-    super(`${name} exited (${code}) before it became ready; see its log`);
-    this.name = 'ProcessExitedEarly';
-  }
-}
+export { ProcessExitedEarly };
 
 /**
- * Polls `check` until it returns a value other than `false`, failing fast if `proc` exits first and with the last
- * error after `timeoutMs`. Unlike `waitFor`, a dead process ends the wait at once instead of at the timeout.
+ * {@link waitFor} for a managed process: fails at once with {@link ProcessExitedEarly} if `proc` exits first, with
+ * the last probe error after `timeoutMs`. Kept for its callers (kube.ts, temporal.ts); new code calls `waitFor`.
  */
 export async function waitUntilReady<T>(
   proc: Managed,
@@ -21,27 +16,7 @@ export async function waitUntilReady<T>(
   check: () => Promise<T | false>,
   timeoutMs: number,
 ): Promise<T> {
-  let exit: number | string | undefined;
-  void proc.exited.then((code) => {
-    exit = code;
-  });
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    if (exit !== undefined) throw new ProcessExitedEarly(proc.name, exit);
-    try {
-      const v = await check();
-      if (v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return waitFor(what, check, { timeoutMs, intervalMs: 50, process: proc });
 }
 
 /**

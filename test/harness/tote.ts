@@ -69,13 +69,17 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-/** Waits until `check` passes; fails at once, naming the log, if the process exits first. */
-export async function untilReady(m: Managed, what: string, check: () => Promise<boolean>): Promise<void> {
-  const exited = m.exited.then((code) => {
-    throw new Error(`${what} exited (${code}) before it was ready; see ${m.logPath}`);
-  });
-  await Promise.race([waitFor(`${what} ready`, check), exited]);
-  exited.catch(() => undefined);
+/**
+ * Waits until `check` passes ({@link waitFor} for a tote process); fails at once, naming the log, if the process
+ * exits first. @default timeoutMs 30_000
+ */
+export async function untilReady(
+  m: Managed,
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs?: number,
+): Promise<void> {
+  await waitFor(`${what} ready`, check, { timeoutMs, process: m });
 }
 
 /**
