@@ -7,6 +7,7 @@ import type {
 } from '../proto/gen/tote/v1/agent.js';
 import { encodedChunks } from './blob-chunks.js';
 import { AgentError, requireDigest, requireOffset } from './errors.js';
+import { throttled, type Throttle } from './rate.js';
 import type { SessionRegistry } from './sessions.js';
 import type { Store } from './store.js';
 import { readSmallBlob, totalSize, walkImage } from './walk.js';
@@ -20,6 +21,8 @@ export interface ExportDeps {
   chunkSize: number;
   /** Sessions streaming at once; more is RESOURCE_EXHAUSTED. */
   maxConcurrentExports: number;
+  /** The node's upload budget, shared by every ReadBlob stream (--max-upload-rate); none: unlimited. */
+  uploadLimiter?: Throttle;
 }
 
 /**
@@ -116,7 +119,7 @@ export async function* readBlob(
     throw new AgentError(status.OUT_OF_RANGE, `offset ${offset} is beyond ${digest} (${size} bytes)`);
   const release = deps.slots.acquire(req.token);
   try {
-    const pieces = deps.store.read(digest, { offset, signal });
+    const pieces = throttled(deps.store.read(digest, { offset, signal }), deps.uploadLimiter, signal);
     yield* encodedChunks(pieces, { digest, offset, size, chunkSize: deps.chunkSize });
   } finally {
     release();

@@ -13,6 +13,7 @@ import { runImport, type ImportDeps } from './import.js';
 import { hasImage, listImages, removeImage, resolveTag } from './inventory.js';
 import { KeyedMutex } from './mutex.js';
 import { runPush, type PushDeps } from './push.js';
+import type { Throttle } from './rate.js';
 import { SessionRegistry } from './sessions.js';
 
 /** Everything the agent service needs; the composition root (workers/agent.ts) builds it. */
@@ -26,6 +27,8 @@ export interface AgentServiceDeps extends Omit<ImportDeps, 'parallelism'>, PushD
   ownIdentity?: string;
   /** Clock for session lifetimes. @default Date.now */
   now?: () => number;
+  /** Upload budget shared by all ReadBlob streams (agent/rate.ts `RateLimiter`). @default unlimited */
+  uploadLimiter?: Throttle;
 }
 
 type Call = { getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: string | string[] } } } | null };
@@ -48,6 +51,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
   const exportDeps: ExportDeps & { slots: ExportSlots } = {
     ...{ store: deps.store, sessions, node: deps.node, chunkSize: deps.chunkSize },
     ...{ maxConcurrentExports: deps.maxConcurrentExports, slots: new ExportSlots(deps.maxConcurrentExports) },
+    uploadLimiter: deps.uploadLimiter,
   };
   const importDeps: ImportDeps = { ...deps, parallelism: deps.importParallelism };
   const imports = new KeyedMutex();
