@@ -14,6 +14,11 @@ export interface AgentMetrics {
   activeTransfers: Gauge<'direction'>;
   /** Failed RPCs, by gRPC status name. */
   errors: Counter<'rpc' | 'code'>;
+  /**
+   * Seconds ReadBlob streams waited for the upload budget (--max-upload-rate), summed over streams: growing
+   * faster than one second per second means several streams queue for the link.
+   */
+  uploadThrottledSeconds: Counter;
 }
 
 /** Creates the agent metrics in `registry` (never the global one, so tests and processes stay isolated). */
@@ -50,6 +55,11 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
       name: 'tote_agent_errors_total',
       help: 'Agent RPCs that failed, by RPC and gRPC status.',
       labelNames: ['rpc', 'code'] as const,
+      registers,
+    }),
+    uploadThrottledSeconds: new Counter({
+      name: 'tote_agent_upload_throttled_seconds_total',
+      help: 'Seconds ReadBlob streams waited for the upload budget (--max-upload-rate), summed over streams.',
       registers,
     }),
   };

@@ -17,6 +17,7 @@ const HELP: Record<keyof typeof FLAGS, string> = {
   maxConcurrentExports: 'transfer sessions this node serves at once (0: never serves peers)',
   maxImageSize: 'largest image imported, e.g. 10Gi',
   chunkSize: 'largest chunk of a blob stream, e.g. 1Mi',
+  maxUploadRate: 'bytes per second this node serves to peers, all exports together, e.g. 64Mi (0: unlimited)',
   jsonLog: 'log JSON lines (false: human-readable)',
 };
 

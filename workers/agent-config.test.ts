@@ -12,6 +12,7 @@ test('defaults: k8s.io namespace, the chart ports, 1 MiB chunks, 10 GiB images',
     chunkSize: 1 << 20,
     maxImageSize: 10 * 1024 ** 3,
     maxConcurrentExports: 4,
+    maxUploadRate: 0,
     insecureDev: true,
     tls: undefined,
   });
@@ -36,6 +37,11 @@ test.each([
   [{ containerdNamespace: 'bad ns' }, '--containerd-namespace'],
   [{ nodeName: '' }, '--node-name'],
   [{ jsonLog: 'maybe' }, '--json-log'],
+  [{ maxUploadRate: '-1' }, '--max-upload-rate'],
+  [{ maxUploadRate: 'fast' }, '--max-upload-rate'],
+  [{ maxUploadRate: '64MB/s' }, '--max-upload-rate'],
+  [{ maxUploadRate: '1.5Mi' }, '--max-upload-rate'],
+  [{ maxUploadRate: '100' }, '--max-upload-rate'],
 ])('a bad value %j stops with a message naming %s', (flags, flag) => {
   expect(() => parseAgentConfig({ ...base, ...flags }, {})).toThrow(ConfigError);
   expect(() => parseAgentConfig({ ...base, ...flags }, {})).toThrow(flag);
@@ -56,4 +62,14 @@ test('parseSize understands SI and binary units', () => {
   expect(parseSize('chunkSize', '4Ki', 1, 1e9)).toBe(4096);
   expect(parseSize('chunkSize', '2M', 1, 1e9)).toBe(2e6);
   expect(parseSize('chunkSize', '123', 1, 1e9)).toBe(123);
+});
+
+test('--max-upload-rate: a size per second, 0 unlimited, env TOTE_MAX_UPLOAD_RATE', () => {
+  expect(parseAgentConfig({ ...base, maxUploadRate: '64Mi' }, {}).maxUploadRate).toBe(64 * 1024 ** 2);
+  expect(parseAgentConfig({ ...base, maxUploadRate: '100M/s' }, {}).maxUploadRate).toBe(100e6);
+  expect(parseAgentConfig({ ...base, maxUploadRate: '0' }, {}).maxUploadRate).toBe(0);
+  expect(parseAgentConfig(base, { TOTE_MAX_UPLOAD_RATE: '4Mi' }).maxUploadRate).toBe(4 << 20);
+  expect(() => parseAgentConfig({ ...base, maxUploadRate: '-5Mi' }, {})).toThrow(
+    /--max-upload-rate: invalid value "-5Mi"; accepted: bytes per second/,
+  );
 });

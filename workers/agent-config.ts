@@ -17,6 +17,8 @@ export interface AgentConfig {
   maxConcurrentExports: number;
   maxImageSize: number;
   chunkSize: number;
+  /** Upload budget in bytes per second for blobs served to peers, shared by all exports; 0: unlimited. */
+  maxUploadRate: number;
   jsonLog: boolean;
 }
 
@@ -48,6 +50,7 @@ export const FLAGS = {
   maxConcurrentExports: { flag: '--max-concurrent-exports', env: 'TOTE_MAX_CONCURRENT_EXPORTS', def: '4' },
   maxImageSize: { flag: '--max-image-size', env: 'TOTE_MAX_IMAGE_SIZE', def: '10Gi' },
   chunkSize: { flag: '--chunk-size', env: 'TOTE_CHUNK_SIZE', def: '1Mi' },
+  maxUploadRate: { flag: '--max-upload-rate', env: 'TOTE_MAX_UPLOAD_RATE', def: '0' },
   jsonLog: { flag: '--json-log', env: 'TOTE_JSON_LOG', def: 'true' },
 } as const;
 
@@ -78,6 +81,23 @@ export function parseSize(key: Key, value: string, min: number, max: number): nu
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw bad(key, value, `a size from ${min} to ${max} bytes, e.g. 512Mi, 10Gi (units K M G T Ki Mi Gi Ti)`);
   }
+  return n;
+}
+
+/**
+ * Parses a rate in bytes per second written as a size (`64Mi` is 64 MiB/s; a `/s` suffix is allowed); 0 means
+ * unlimited. A non-zero rate below 1 KiB/s is refused: it would stall every transfer and is surely a typo.
+ */
+function parseRate(key: Key, value: string): number {
+  const v = value.trim().replace(/\/s$/, '');
+  const accepted = 'bytes per second as a size, e.g. 64Mi or 100M (0: unlimited; at least 1Ki)';
+  let n: number;
+  try {
+    n = parseSize(key, v, 0, 2 ** 50);
+  } catch {
+    throw bad(key, value, accepted);
+  }
+  if (n > 0 && n < 1024) throw bad(key, value, accepted);
   return n;
 }
 
@@ -161,6 +181,7 @@ export function parseAgentConfig(flags: RawAgentFlags, env: Record<string, strin
     maxConcurrentExports: parseInteger('maxConcurrentExports', str('maxConcurrentExports'), 0, 1000),
     maxImageSize: parseSize('maxImageSize', str('maxImageSize'), 1, 2 ** 50),
     chunkSize: parseSize('chunkSize', str('chunkSize'), 4096, 8 << 20),
+    maxUploadRate: parseRate('maxUploadRate', str('maxUploadRate')),
     jsonLog: parseBool('jsonLog', get('jsonLog') ?? true),
   };
 }

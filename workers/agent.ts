@@ -6,8 +6,9 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ContainerdStore } from '../agent/containerd-store.js';
 import { startHealthServer } from '../agent/health.js';
 import { addAgentService, listen } from '../agent/listen.js';
-import { createAgentMetrics } from '../agent/metrics.js';
+import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.js';
 import type { PeerDialer } from '../agent/peer.js';
+import { RateLimiter } from '../agent/rate.js';
 import { createAgentService } from '../agent/server.js';
 import { AgentClient } from '../infra/agent-client.js';
 import { createLogger, type Logger } from '../infra/logger.js';
@@ -74,6 +75,17 @@ function security(
   };
 }
 
+/** One token bucket for every export of this agent (--max-upload-rate); none when unlimited. */
+function uploadLimiter(cfg: AgentConfig, metrics: AgentMetrics): RateLimiter | undefined {
+  if (cfg.maxUploadRate <= 0) return undefined;
+  // Burst of about one chunk: a stream never stalls inside a chunk, and no second sends much above the budget.
+  return new RateLimiter({
+    bytesPerSecond: cfg.maxUploadRate,
+    burst: Math.min(cfg.maxUploadRate, cfg.chunkSize),
+    onThrottle: (s) => metrics.uploadThrottledSeconds.inc(s),
+  });
+}
+
 /** Composition root of `tote agent`: containerd store, agent service, health and metrics servers. */
 export async function startAgent(
   cfg: AgentConfig,
@@ -88,6 +100,7 @@ export async function startAgent(
       'containerd socket not found (yet); calls fail with UNAVAILABLE until it appears',
     );
   const sec = security(cfg, log);
+  const agentMetrics = createAgentMetrics(registry);
   const service = createAgentService({
     store,
     dial: sec.dial,
@@ -96,7 +109,8 @@ export async function startAgent(
     chunkSize: cfg.chunkSize,
     maxConcurrentExports: cfg.maxConcurrentExports,
     ownIdentity: sec.identity,
-    metrics: createAgentMetrics(registry),
+    metrics: agentMetrics,
+    uploadLimiter: uploadLimiter(cfg, agentMetrics),
     log,
   });
   const ready = (): Promise<boolean> =>
@@ -111,7 +125,13 @@ export async function startAgent(
   });
   const metrics = await serveMetrics(registry, cfg.metrics.host || cfg.bindAddress, cfg.metrics.port);
   log.info(
-    { node: cfg.nodeName, grpcPort: grpc.port, healthPort: health.port, mtls: Boolean(cfg.tls) },
+    {
+      node: cfg.nodeName,
+      grpcPort: grpc.port,
+      healthPort: health.port,
+      mtls: Boolean(cfg.tls),
+      maxUploadRate: cfg.maxUploadRate || 'unlimited',
+    },
     'agent started',
   );
   return {
