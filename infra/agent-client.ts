@@ -136,9 +136,24 @@ export class AgentClient {
     invoke: (md: Metadata, co: Partial<CallOptions>, cb: Callback<T>) => { cancel(): void },
   ): Promise<T> {
     const deadline = Date.now() + (o?.deadlineMs ?? this.opts.deadlineMs ?? 30_000);
+    const signal = o?.signal;
     return new Promise((resolve, reject) => {
-      const call = invoke(new Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res)));
-      o?.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+      // The listener goes when the call ends: callers reuse one signal for many calls (an activity retrying a
+      // busy source), and listeners left behind pile up (MaxListenersExceededWarning) and pin the calls.
+      let ended = false;
+      const cancel = (): void => call.cancel();
+      const call = invoke(new Metadata(), { deadline }, (err, res) => {
+        ended = true;
+        signal?.removeEventListener('abort', cancel);
+        if (err) reject(err);
+        else resolve(res);
+      });
+      if (!signal || ended) return;
+      if (signal.aborted) {
+        call.cancel();
+        return;
+      }
+      signal.addEventListener('abort', cancel, { once: true });
     });
   }
 
