@@ -1,18 +1,17 @@
 /**
  * The end-to-end salvage environment: the sandbox (Temporal, apiserver, containerd nodes, registry), one mTLS
- * agent per node, the chart's CRD and worker RBAC, a `tote worker` process from the compiled CLI, a local webhook
- * receiver that checks signatures, and a Temporal client.
+ * agent per node, the chart's CRD and worker RBAC and a `tote worker` process from the compiled CLI (the harness's
+ * `startToteStack`, without controllers), a local webhook receiver that checks signatures, and a Temporal client.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { verifySignature } from '../../infra/webhook.js';
-import { installChartIdentities } from '../harness/chart-rbac.js';
-import { freePort, waitFor } from '../harness/ports.js';
-import type { Managed } from '../harness/run.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
-import { createTotePki, startAgents, TOTE_BIN, type AgentProcess, type TotePki } from '../harness/tote.js';
+import { startToteStack } from '../harness/stack.js';
+import type { AgentProcess, TotePki } from '../harness/tote.js';
+import type { WorkerProcess } from '../harness/worker.js';
 
 /** One webhook delivery as received. */
 export interface Delivery {
@@ -57,15 +56,6 @@ export async function startReceiver(secret: string): Promise<Receiver> {
   };
 }
 
-/** A `tote worker` process. */
-export interface WorkerProcess {
-  managed: Managed;
-  metricsUrl: string;
-  start(): Promise<void>;
-  kill(): Promise<void>;
-  stop(): Promise<void>;
-}
-
 /** Everything an end-to-end salvage needs. */
 export interface SalvageEnv {
   sb: Sandbox;
@@ -81,77 +71,35 @@ export interface SalvageEnv {
   stop(): Promise<void>;
 }
 
-async function startWorkerProcess(
-  env: Omit<SalvageEnv, 'worker' | 'client' | 'reconnect' | 'stop'>,
-  kubeconfig: string,
-): Promise<WorkerProcess> {
-  const [metricsPort, healthPort] = [await freePort(), await freePort()];
-  const agentPort = env.agents[0]?.address.split(':')[1] ?? '';
-  const registry = env.sb.registry;
-  const args = [
-    TOTE_BIN,
-    'worker',
-    `--kubeconfig=${kubeconfig}`,
-    `--temporal-address=${env.sb.temporal.address}`,
-    `--agent-endpoint-template={nodeIP}:${agentPort}`,
-    `--tls-cert=${env.pki.worker.cert}`,
-    `--tls-key=${env.pki.worker.key}`,
-    `--tls-ca=${env.pki.ca.cert}`,
-    ...(registry ? [`--backup-registry=${registry.host}`, '--backup-registry-insecure'] : []),
-    `--webhook-url=${env.receiver.url}`,
-    `--metrics-addr=127.0.0.1:${metricsPort}`,
-    `--health-port=${healthPort}`,
-    '--log-level=debug',
-  ];
-  // Clear any TOTE_* a developer has set; pass the webhook key through its env fallback, as the chart does.
-  const clean = Object.fromEntries(
-    Object.keys(process.env)
-      .filter((k) => k.startsWith('TOTE_'))
-      .map((k) => [k, '']),
-  );
-  const readyUrl = `http://127.0.0.1:${healthPort}/readyz`;
-  const w: WorkerProcess = {
-    managed: undefined as unknown as Managed,
-    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-    start: async () => {
-      w.managed = env.sb.run.spawn({
-        name: 'worker',
-        cmd: process.execPath,
-        args,
-        env: { ...clean, TOTE_WEBHOOK_SECRET: env.webhookSecret },
-      });
-      await waitFor(
-        `worker ready at ${readyUrl}`,
-        async () => {
-          if (w.managed.child.exitCode !== null) throw new Error(`worker exited; see ${w.managed.logPath}`);
-          return (await fetch(readyUrl).catch(() => undefined))?.status === 200;
-        },
-        120_000,
-      );
-    },
-    kill: () => w.managed.kill(),
-    stop: () => w.managed.stop(35_000),
-  };
-  await w.start();
-  return w;
-}
-
 /** Starts the whole environment; `agentArgs` go to every agent (e.g. a small `--chunk-size`). */
 export async function startSalvageEnv(opts: { agentArgs?: string[] } = {}): Promise<SalvageEnv> {
   const sb = await startSandbox({ label: 'e2e-salvage', nodes: 2, durableTemporal: true });
+  const webhookSecret = 'e2e-hmac-key';
+  let receiver: Receiver | undefined;
   try {
-    const pki = createTotePki(sb);
-    const webhookSecret = 'e2e-hmac-key';
-    const [agents, ids, receiver] = await Promise.all([
-      startAgents(sb, pki, { args: opts.agentArgs }),
-      installChartIdentities(sb.kube),
-      startReceiver(webhookSecret),
-    ]);
-    const base = { sb, pki, agents, receiver, admin: sb.kube.kubeConfig(), webhookSecret };
-    const worker = await startWorkerProcess(base, ids.workerKubeconfig);
+    receiver = await startReceiver(webhookSecret);
+    const registry = sb.registry;
+    const stack = await startToteStack(sb, {
+      agentArgs: opts.agentArgs,
+      workerArgs: [
+        ...(registry ? [`--backup-registry=${registry.host}`, '--backup-registry-insecure'] : []),
+        `--webhook-url=${receiver.url}`,
+        '--log-level=debug',
+      ],
+      // The webhook key goes through its env fallback, as the chart passes it.
+      workerEnv: { TOTE_WEBHOOK_SECRET: webhookSecret },
+      workerReadyTimeoutMs: 120_000,
+      controllers: 0,
+    });
+    const { pki, agents, worker } = stack;
     let connection = await Connection.connect({ address: sb.temporal.address });
     const env: SalvageEnv = {
-      ...base,
+      sb,
+      pki,
+      agents,
+      receiver,
+      admin: sb.kube.kubeConfig(),
+      webhookSecret,
       worker,
       client: new Client({ connection }),
       reconnect: async () => {
@@ -161,12 +109,13 @@ export async function startSalvageEnv(opts: { agentArgs?: string[] } = {}): Prom
       },
       stop: async () => {
         await connection.close().catch(() => undefined);
-        await receiver.close();
+        await receiver?.close();
         await sb.stop();
       },
     };
     return env;
   } catch (err) {
+    await receiver?.close();
     await sb.stop();
     throw err;
   }

@@ -14,6 +14,8 @@ export interface StackOptions {
   workerArgs?: string[];
   /** Extra environment for the worker (e.g. TOTE_WEBHOOK_SECRET). */
   workerEnv?: Record<string, string>;
+  /** How long each worker start may take to become ready. @default 30_000 */
+  workerReadyTimeoutMs?: number;
   /** Controller replicas to run (0 for none). @default 1 */
   controllers?: number;
   /** Extra flags for every controller. */
@@ -48,6 +50,7 @@ export async function startToteStack(sb: Sandbox, opts: StackOptions = {}): Prom
     tls: { ...pki.worker, ca: pki.ca.cert },
     args: opts.workerArgs,
     env: opts.workerEnv,
+    readyTimeoutMs: opts.workerReadyTimeoutMs,
   });
   const controllers = await Promise.all(
     Array.from({ length: opts.controllers ?? 1 }, (_, i) =>

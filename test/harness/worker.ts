@@ -17,6 +17,8 @@ export interface WorkerOptions {
   args?: string[];
   /** Extra environment (e.g. TOTE_WEBHOOK_SECRET, as the chart passes it). */
   env?: Record<string, string>;
+  /** How long each start may take to answer /readyz (the worker bundles its workflows first). @default 30_000 */
+  readyTimeoutMs?: number;
 }
 
 /** A running `tote worker` process. */
@@ -65,9 +67,14 @@ export async function startToteWorker(run: Run, opts: WorkerOptions): Promise<Wo
     readyUrl,
     start: async () => {
       w.managed = run.spawn({ name, cmd: process.execPath, args, env: cleanToteEnv(opts.env) });
-      await untilReady(w.managed, `${name} at ${readyUrl}`, async () => {
-        return (await fetch(readyUrl).catch(() => undefined))?.status === 200;
-      });
+      await untilReady(
+        w.managed,
+        `${name} at ${readyUrl}`,
+        async () => {
+          return (await fetch(readyUrl).catch(() => undefined))?.status === 200;
+        },
+        opts.readyTimeoutMs,
+      );
     },
     kill: () => w.managed.kill(),
     stop: () => w.managed.stop(35_000),
