@@ -81,6 +81,7 @@ const COMBOS: Record<string, Values> = {
     registryResolve: { enabled: true },
   },
   'network-policy': { networkPolicy: { enabled: true } },
+  'upload-rate': { agent: { maxUploadRate: '64Mi' } },
   monitoring: {
     metrics: {
       serviceMonitor: { enabled: true, labels: { release: 'prometheus' } },
@@ -326,6 +327,19 @@ describe('helm template matrix', () => {
     );
     // The HMAC key reaches the worker through the environment, never through its command line.
     expect(workerArgs.join(' ')).not.toContain('tote-webhook');
+  });
+
+  test('given agent.maxUploadRate, the agent should get --max-upload-rate (default 0: unlimited)', async () => {
+    expect(
+      args(await render('rate', { agent: { maxUploadRate: '64Mi' } }), 'DaemonSet', 'tote-agent'),
+    ).toContain('--max-upload-rate=64Mi');
+    // A YAML number is printed as an integer, not in float notation.
+    expect(
+      args(await render('rate-n', { agent: { maxUploadRate: 67108864 } }), 'DaemonSet', 'tote-agent'),
+    ).toContain('--max-upload-rate=67108864');
+    expect(args(await render('rate-default', {}), 'DaemonSet', 'tote-agent')).toContain(
+      '--max-upload-rate=0',
+    );
   });
 
   test('given approve mode and the kill switch off, the controller should get both flags', async () => {
