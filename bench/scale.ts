@@ -1,7 +1,7 @@
 /**
  * `npm run bench:scale`: fan-out at scale (issue 8). A sandbox of TOTE_BENCH_NODES (default 32) real containerd
  * nodes, each with its tote agent (mTLS), one worker and one controller; the image (TOTE_BENCH_LAYERS x
- * TOTE_BENCH_LAYER_MIB, default 3 x 8 MiB) is cached on node-1 only, and TOTE_BENCH_PODS (default 200) opted-in
+ * TOTE_BENCH_LAYER_MIB, default 2 x 8 MiB) is cached on node-1 only, and TOTE_BENCH_PODS (default 200) opted-in
  * pods spread over the other nodes fail to pull it. Measured, in the same run, from the first failure reported
  * until every target holds the image (the completion of its last transfer activity, from Temporal's history;
  * `*_closed_*` lines: until every salvage workflow closed, after its record, events and pod restart):
@@ -10,10 +10,26 @@
  *  - the fleet with fan-out off: the agents of nodes 2..N restart with --max-concurrent-exports=0, so only the
  *    original holder serves.
  * Both fleet runs use the same worker: --max-uploads-per-source=TOTE_BENCH_UPLOADS_PER_SOURCE (default 1) and
- * no worker-wide cap. Prints `name value unit` lines, the number of transfers (SalvageRecords; must equal the
- * distinct target nodes, else the exit code is 1), memory and CPU of the run's processes and the load average;
- * per-node timelines on stderr (TOTE_BENCH_HISTORY=1 adds the first holder's workflow history). Not a test:
- * timings depend on the machine and on whatever else runs on it.
+ * no worker-wide cap.
+ *
+ * What is modelled. On a real cluster every node has its own CPU and NIC, so a transfer is bounded by the link of
+ * the node that serves it and fan-out multiplies the fleet's bandwidth with every node that completes. Here all
+ * the simulated nodes share this machine's few cores: unthrottled, parallel transfers are CPU-bound, so a round
+ * of 16 transfers takes about 16 times one transfer and fan-out cannot show. The main run therefore gives every
+ * agent the same --max-upload-rate=TOTE_BENCH_NODE_RATE (default 2Mi, i.e. 2 MiB/s): each node's uplink. The
+ * default is chosen so that the 16 transfers of the last fan-out round stay within the CPU: one transfer costs
+ * about 25 ms of CPU per MiB over both agents and both containerds (measured on the 2-core sandbox, mTLS), so 16
+ * at 2 MiB/s need about 0.8 of a core, leaving the rest to Temporal, the worker, the controller and the
+ * apiserver. Only uploads are modelled (a node's downlink, disk and CPU are not), and the single transfer that
+ * the ratios divide by runs in the same run with the same rate. The same passes then run again with every agent
+ * unlimited (`*_unlimited` lines; TOTE_BENCH_UNLIMITED=0 skips them): the CPU-bound figures of this machine.
+ * At the defaults the whole bench takes about 12 minutes, most of it the fan-out-off pass with modelled links
+ * (31 transfers of 16 MiB one after the other at 2 MiB/s).
+ *
+ * Prints `name value unit` lines, the number of transfers (SalvageRecords; must equal the distinct target nodes,
+ * else the exit code is 1), memory and CPU of the run's processes and the load average; per-node timelines on
+ * stderr (TOTE_BENCH_HISTORY=1 adds the first holder's workflow history). Not a test: timings depend on the
+ * machine and on whatever else runs on it.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -33,6 +49,7 @@ import { buildImage, importToNode } from '../test/harness/images.js';
 import { createNamespace } from '../test/harness/pods.js';
 import { startSandbox, type Sandbox } from '../test/harness/sandbox.js';
 import { startToteStack, type ToteStack } from '../test/harness/stack.js';
+import { parseSize } from '../workers/agent-config.js';
 import {
   CPU_KINDS,
   cpuSnapshot,
@@ -46,10 +63,15 @@ import {
 const MiB = 1 << 20;
 const NODES = Number(process.env.TOTE_BENCH_NODES ?? 32);
 const PODS = Number(process.env.TOTE_BENCH_PODS ?? 200);
-const LAYERS = Number(process.env.TOTE_BENCH_LAYERS ?? 3);
+const LAYERS = Number(process.env.TOTE_BENCH_LAYERS ?? 2);
 const LAYER_MIB = Number(process.env.TOTE_BENCH_LAYER_MIB ?? 8);
 const SINGLE_RUNS = Number(process.env.TOTE_BENCH_SINGLE_RUNS ?? 3);
 const UPLOADS_PER_SOURCE = Number(process.env.TOTE_BENCH_UPLOADS_PER_SOURCE ?? 1);
+/** Each node's modelled uplink, as the agents' --max-upload-rate (a size per second; 0: unlimited). */
+const NODE_RATE = process.env.TOTE_BENCH_NODE_RATE ?? '2Mi';
+// Validated before anything starts (the agents would refuse a bad value anyway, after the sandbox is up).
+const NODE_RATE_BYTES = parseSize('maxUploadRate', NODE_RATE, 0, 2 ** 50);
+const UNLIMITED = process.env.TOTE_BENCH_UNLIMITED !== '0';
 const NS = 'scale';
 const TIMEOUT_MS = 3_600_000;
 
@@ -190,10 +212,10 @@ function timeline(label: string, t0: number, outcomes: SalvageOutcome[], records
   }
 }
 
-async function singles(ctx: Ctx): Promise<Pass[]> {
+async function singles(ctx: Ctx, tag: string): Promise<Pass[]> {
   const out: Pass[] = [];
   for (let i = 0; i < SINGLE_RUNS; i++) {
-    out.push(await pass(ctx, `single${i}`, [`node-${2 + (i % (NODES - 1))}`], 1));
+    out.push(await pass(ctx, `single${tag}${i}`, [`node-${2 + (i % (NODES - 1))}`], 1));
     const p = out[i];
     note(
       `single salvage ${i + 1}/${SINGLE_RUNS}: held ${p?.seconds.toFixed(2)} s, closed ${p?.closedSeconds.toFixed(2)} s`,
@@ -203,28 +225,43 @@ async function singles(ctx: Ctx): Promise<Pass[]> {
 }
 
 /** Fan-out off: only node-1 serves (every other agent refuses peers, and says so in HasImage). */
-async function onlyOriginServes(stack: ToteStack, targets: string[]): Promise<void> {
-  await parallel(targets, 8, (n) => stack.agent(n).restart(['--max-concurrent-exports=0']));
+async function onlyOriginServes(stack: ToteStack, targets: string[], rate: string): Promise<void> {
+  await parallel(targets, 8, (n) =>
+    stack.agent(n).restart([`--max-upload-rate=${rate}`, '--max-concurrent-exports=0']),
+  );
 }
 
-function printPass(prefix: string, p: Pass, single: Pick<Pass, 'seconds' | 'closedSeconds'>): void {
-  line(`${prefix}_total_seconds`, p.seconds, 's');
-  line(`${prefix}_total_vs_single`, p.seconds / single.seconds, 'ratio');
-  line(`${prefix}_all_closed_seconds`, p.closedSeconds, 's');
-  line(`${prefix}_closed_vs_single_closed`, p.closedSeconds / single.closedSeconds, 'ratio');
-  line(`${prefix}_transfers`, p.transfers, 'count');
-  line(`${prefix}_transfers_from_peers`, p.fromPeers, 'count');
-  line(`${prefix}_tree_depth`, p.depth, 'rounds');
-  line(`${prefix}_max_served_by_one_node`, p.maxServed, 'count');
-  line(`${prefix}_transfer_activity_median_seconds`, p.transferMedianSeconds, 's');
-  line(`${prefix}_fail_reporting_seconds`, p.patchSeconds, 's');
-  line(`${prefix}_first_workflow_start_seconds`, p.starts[0], 's');
-  line(`${prefix}_last_workflow_start_seconds`, p.starts[1], 's');
-  line(`${prefix}_first_close_seconds`, p.firstClose, 's');
-  for (const k of CPU_KINDS) line(`${prefix}_cpu_${k}_seconds`, p.cpu[k], 's');
-  line(`${prefix}_machine_busy_share`, p.cpu.machineBusyShare, 'ratio');
-  line(`${prefix}_loadavg1_start`, p.load[0], 'load');
-  line(`${prefix}_loadavg1_end`, p.load[1], 'load');
+/** Every agent serves again, each with `rate` as its uplink. */
+async function everyNodeServes(stack: ToteStack, rate: string): Promise<void> {
+  await parallel(stack.agents, 8, (a) => a.restart([`--max-upload-rate=${rate}`]));
+}
+
+/** One pass's lines: `<prefix>_<figure><suffix>` (suffix `_unlimited` for the run without modelled links). */
+function printPass(
+  prefix: string,
+  p: Pass,
+  single: Pick<Pass, 'seconds' | 'closedSeconds'>,
+  suffix = '',
+): void {
+  const out = (name: string, value: number, unit: string): void =>
+    line(`${prefix}_${name}${suffix}`, value, unit);
+  out('total_seconds', p.seconds, 's');
+  out('total_vs_single', p.seconds / single.seconds, 'ratio');
+  out('all_closed_seconds', p.closedSeconds, 's');
+  out('closed_vs_single_closed', p.closedSeconds / single.closedSeconds, 'ratio');
+  out('transfers', p.transfers, 'count');
+  out('transfers_from_peers', p.fromPeers, 'count');
+  out('tree_depth', p.depth, 'rounds');
+  out('max_served_by_one_node', p.maxServed, 'count');
+  out('transfer_activity_median_seconds', p.transferMedianSeconds, 's');
+  out('fail_reporting_seconds', p.patchSeconds, 's');
+  out('first_workflow_start_seconds', p.starts[0], 's');
+  out('last_workflow_start_seconds', p.starts[1], 's');
+  out('first_close_seconds', p.firstClose, 's');
+  for (const k of CPU_KINDS) out(`cpu_${k}_seconds`, p.cpu[k], 's');
+  out('machine_busy_share', p.cpu.machineBusyShare, 'ratio');
+  out('loadavg1_start', p.load[0], 'load');
+  out('loadavg1_end', p.load[1], 'load');
 }
 
 function printMemory(idle: MemorySample, watch: MemoryWatch): void {
@@ -246,36 +283,65 @@ async function idleCpuShare(ctx: Ctx, seconds = 5): Promise<number> {
   return CPU_KINDS.reduce((sum, k) => sum + u[k], 0) / (seconds * availableParallelism());
 }
 
-async function measure(ctx: Ctx, targets: string[]): Promise<boolean> {
-  const idle = sampleMemory(ctx.sb.run);
-  line('idle_cpu_share_of_machine', await idleCpuShare(ctx), 'ratio');
-  const watch = new MemoryWatch(ctx.sb.run).start();
-  const singleRuns = await singles(ctx);
+/** Single salvages, then the fleet with fan-out on and off, every agent serving at `rate`. */
+interface Phase {
+  single: Pick<Pass, 'seconds' | 'closedSeconds'>;
+  fanout: Pass;
+  linear: Pass;
+}
+
+async function phase(ctx: Ctx, targets: string[], rate: string, tag: string): Promise<Phase> {
+  const singleRuns = await singles(ctx, tag);
   const single = {
     seconds: median(singleRuns.map((p) => p.seconds)),
     closedSeconds: median(singleRuns.map((p) => p.closedSeconds)),
   };
-  const fanout = await pass(ctx, 'fanout', targets, PODS);
+  const fanout = await pass(ctx, `fanout${tag}`, targets, PODS);
   note(
-    `fan-out: ${fanout.seconds.toFixed(1)} s, ${fanout.transfers} transfers, ${fanout.fromPeers} from peers`,
+    `fan-out (upload rate ${rate}): ${fanout.seconds.toFixed(1)} s, ${fanout.transfers} transfers, ${fanout.fromPeers} from peers`,
   );
-  await onlyOriginServes(ctx.stack, targets);
-  const linear = await pass(ctx, 'linear', targets, PODS);
-  note(`fan-out off: ${linear.seconds.toFixed(1)} s, ${linear.transfers} transfers`);
+  await onlyOriginServes(ctx.stack, targets, rate);
+  const linear = await pass(ctx, `linear${tag}`, targets, PODS);
+  note(`fan-out off (upload rate ${rate}): ${linear.seconds.toFixed(1)} s, ${linear.transfers} transfers`);
+  return { single, fanout, linear };
+}
+
+function printPhase(ph: Phase, suffix: string): void {
+  line(`single_seconds${suffix}`, ph.single.seconds, 's');
+  line(`single_closed_seconds${suffix}`, ph.single.closedSeconds, 's');
+  printPass('fanout', ph.fanout, ph.single, suffix);
+  printPass('linear', ph.linear, ph.single, suffix);
+}
+
+async function measure(ctx: Ctx, targets: string[]): Promise<boolean> {
+  const t0 = Date.now();
+  const idle = sampleMemory(ctx.sb.run);
+  line('idle_cpu_share_of_machine', await idleCpuShare(ctx), 'ratio');
+  const watch = new MemoryWatch(ctx.sb.run).start();
+  const modelled = await phase(ctx, targets, NODE_RATE, '');
+  let unlimited: Phase | undefined;
+  if (UNLIMITED) {
+    await everyNodeServes(ctx.stack, '0');
+    unlimited = await phase(ctx, targets, '0', 'u');
+  }
   watch.stop();
   line('nodes', NODES, 'count');
   line('pods', PODS, 'count');
   line('image_size_mib', LAYERS * LAYER_MIB, 'MiB');
   line('uploads_per_source', UPLOADS_PER_SOURCE, 'count');
-  line('single_seconds', single.seconds, 's');
-  line('single_closed_seconds', single.closedSeconds, 's');
-  printPass('fanout', fanout, single);
-  printPass('linear', linear, single);
-  line('transfers', fanout.transfers, 'count');
-  line('distinct_target_nodes', fanout.targets, 'count');
+  line('node_upload_rate_mib_s', NODE_RATE_BYTES / MiB, 'MiB/s');
+  printPhase(modelled, '');
+  line('transfers', modelled.fanout.transfers, 'count');
+  line('distinct_target_nodes', modelled.fanout.targets, 'count');
+  if (unlimited) {
+    printPhase(unlimited, '_unlimited');
+    line('transfers_unlimited', unlimited.fanout.transfers, 'count');
+  }
   printMemory(idle, watch);
   line('cpus', availableParallelism(), 'count');
-  return [fanout, linear].every((p) => p.complete && p.transfers === p.targets);
+  line('measure_wall_seconds', (Date.now() - t0) / 1000, 's');
+  const passes = [modelled, unlimited].flatMap((ph) => (ph ? [ph.fanout, ph.linear] : []));
+  return passes.every((p) => p.complete && p.transfers === p.targets);
 }
 
 async function main(): Promise<void> {
@@ -285,6 +351,8 @@ async function main(): Promise<void> {
     note(`sandbox of ${NODES} nodes up in ${(sb.startupMs / 1000).toFixed(1)} s`);
     const kc = sb.kube.kubeConfig();
     const stack = await startToteStack(sb, {
+      // Each node's modelled uplink (see the header).
+      agentArgs: [`--max-upload-rate=${NODE_RATE}`],
       workerArgs: [`--max-uploads-per-source=${UPLOADS_PER_SOURCE}`, '--max-concurrent-salvages=0'],
     });
     await createNamespace(kc, NS, { 'tote.dev/allow': 'true' });
