@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
-import { OffsetDataBuilder, withEncoding } from '../common/wire.js';
-import type { ReadBlobResponse } from '../proto/gen/tote/v1/agent.js';
+import { protoHeader } from '../common/wire.js';
+import { EncodedMessage } from '../infra/grpc-h2-server.js';
 import { AgentError } from './errors.js';
 
 /** Where a ReadBlob stream starts and how it is cut. */
@@ -14,70 +14,52 @@ export interface ChunkOptions {
   chunkSize: number;
 }
 
-/**
- * Cuts a blob's bytes, given in pieces of any size, into ReadBlob chunks of `chunkSize` bytes (the last one
- * shorter) with absolute offsets. Each chunk is built already encoded, its bytes copied once straight into
- * place, and carries that encoding (common/wire.ts `withEncoding`) so the server sends it as is.
- */
-export class ChunkCutter {
-  private next: number;
-  private building: OffsetDataBuilder | undefined;
-
-  constructor(private readonly opts: ChunkOptions) {
-    this.next = opts.offset;
-  }
-
-  /** Takes a piece; returns the chunks it completes. */
-  take(piece: Uint8Array): ReadBlobResponse[] {
-    const out: ReadBlobResponse[] = [];
-    for (let taken = 0; taken < piece.length;) {
-      const b = (this.building ??= this.start());
-      const n = b.fill(taken === 0 ? piece : piece.subarray(taken));
-      taken += n;
-      this.next += n;
-      if (b.full) {
-        out.push(this.finish(b));
-        this.building = undefined;
-      }
-    }
-    return out;
-  }
-
-  /** The last, partial chunk, if any. */
-  flush(): ReadBlobResponse | undefined {
-    const b = this.building;
-    this.building = undefined;
-    return b && b.length > 0 ? this.finish(b) : undefined;
-  }
-
-  private start(): OffsetDataBuilder {
-    const { size, chunkSize, digest } = this.opts;
-    if (this.next >= size) {
-      throw new AgentError(status.DATA_LOSS, `the store holds more than the ${size} bytes of ${digest}`);
-    }
-    const capacity = Math.min(chunkSize, size - this.next);
-    // Not zero-filled: every byte sent is written first.
-    return new OffsetDataBuilder(
-      this.next,
-      capacity,
-      Buffer.allocUnsafe(OffsetDataBuilder.bytesFor(capacity)),
-    );
-  }
-
-  private finish(b: OffsetDataBuilder): ReadBlobResponse {
-    const { message, data } = b.finish();
-    const chunk = { offset: String(b.offset), data: Buffer.from(data.buffer, data.byteOffset, data.length) };
-    return withEncoding(chunk, message);
+/** One ReadBlobResponse `{offset, data}`, encoded as its header followed by the data pieces themselves. */
+export class BlobChunk extends EncodedMessage {
+  constructor(
+    readonly offset: number,
+    pieces: Uint8Array[],
+    /** Bytes of blob data (the message minus its header). */
+    readonly dataLength: number,
+  ) {
+    super([protoHeader([[1, offset]], 2, dataLength), ...pieces]);
   }
 }
 
-/** {@link ChunkCutter} over a stream of pieces. */
+function message(offset: number, pieces: Uint8Array[], length: number): BlobChunk {
+  return new BlobChunk(offset, pieces, length);
+}
+
+/**
+ * Groups a blob's bytes, given in pieces of any size (views of what containerd sent), into ReadBlob messages of
+ * `chunkSize` data bytes (the last one shorter) with absolute offsets, already encoded: a small header, then the
+ * pieces themselves, split with views where a message ends. The bytes are never copied: the server writes the
+ * pieces as they are (infra/grpc-h2-server.ts).
+ */
 export async function* encodedChunks(
   pieces: AsyncIterable<Uint8Array>,
   opts: ChunkOptions,
-): AsyncGenerator<ReadBlobResponse> {
-  const cutter = new ChunkCutter(opts);
-  for await (const piece of pieces) yield* cutter.take(piece);
-  const last = cutter.flush();
-  if (last) yield last;
+): AsyncGenerator<BlobChunk> {
+  const { size, chunkSize, digest } = opts;
+  let next = opts.offset;
+  let batch: Uint8Array[] = [];
+  let batchStart = next;
+  for await (const piece of pieces) {
+    for (let taken = 0; taken < piece.length;) {
+      if (next >= size) {
+        throw new AgentError(status.DATA_LOSS, `the store holds more than the ${size} bytes of ${digest}`);
+      }
+      const n = Math.min(chunkSize - (next - batchStart), size - next, piece.length - taken);
+      batch.push(n === piece.length ? piece : piece.subarray(taken, taken + n));
+      taken += n;
+      next += n;
+      if (next - batchStart === chunkSize || next === size) {
+        yield message(batchStart, batch, next - batchStart);
+        batch = [];
+        batchStart = next;
+      }
+    }
+  }
+  // A store that holds fewer bytes: a short last chunk (the importer then sees the size mismatch).
+  if (next > batchStart) yield message(batchStart, batch, next - batchStart);
 }

@@ -3,9 +3,8 @@ import type {
   PrepareExportRequest,
   PrepareExportResponse,
   ReadBlobRequest,
-  ReadBlobResponse,
 } from '../proto/gen/tote/v1/agent.js';
-import { encodedChunks } from './blob-chunks.js';
+import { encodedChunks, type BlobChunk } from './blob-chunks.js';
 import { AgentError, requireDigest, requireOffset } from './errors.js';
 import { throttled, type Throttle } from './rate.js';
 import type { SessionRegistry } from './sessions.js';
@@ -103,14 +102,15 @@ export class ExportSlots {
 
 /**
  * ReadBlob: after the session checks, streams the blob from `offset` in chunks of at most `chunkSize`, with
- * absolute offsets. The caller writes each chunk with backpressure; `peer` is the caller's identity.
+ * absolute offsets, already encoded around the bytes the store returned (never copied). The caller writes each
+ * chunk with backpressure; `peer` is the caller's identity.
  */
 export async function* readBlob(
   deps: ExportDeps & { slots: ExportSlots },
   req: ReadBlobRequest,
   peer: string,
   signal?: AbortSignal,
-): AsyncGenerator<ReadBlobResponse> {
+): AsyncGenerator<BlobChunk> {
   const digest = requireDigest('digest', req.digest);
   const offset = requireOffset('offset', req.offset);
   const session = deps.sessions.authorize(req.token, digest, peer);

@@ -1,42 +1,21 @@
-import { Server, type ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { encodeVarintsAndBytes, encodingOf } from '../common/wire.js';
-import { AgentService, type AgentServer, type ReadBlobResponse } from '../proto/gen/tote/v1/agent.js';
-
-// The service with a copy-light encoder for blob chunks (common/wire.ts): a chunk built already encoded
-// (agent/blob-chunks.ts) is sent as is; everything else as generated.
-const FAST_AGENT_SERVICE = {
-  ...AgentService,
-  readBlob: {
-    ...AgentService.readBlob,
-    responseSerialize: (v: ReadBlobResponse): Buffer => {
-      const out = encodingOf(v) ?? encodeVarintsAndBytes([[1, Number(v.offset)]], 2, v.data);
-      return Buffer.from(out.buffer, out.byteOffset, out.length);
-    },
-  },
-};
+import { Server, type ServerCredentials } from '@grpc/grpc-js';
+import type { HealthImplementation } from 'grpc-health-check';
+import { GrpcH2Server, type Method } from '../infra/grpc-h2-server.js';
+import type { ServerTls } from '../infra/tls.js';
 
 /** A running gRPC server. */
 export interface Listening {
-  server: Server;
   /** The bound port (useful with port 0). */
   port: number;
   /** Stops accepting calls, waits up to `graceMs` for running ones, then cancels them. */
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Options of {@link listenAgent}. */
-export interface ListenOptions {
-  service: AgentServer;
-  host: string;
-  port: number;
-  credentials: ServerCredentials;
-}
-
-/** Binds a gRPC server (the agent service, or any service via {@link listen}) and starts it. */
+/** Binds a grpc-js server (the internal health server) and starts it. */
 export async function listen(
-  opts: Omit<ListenOptions, 'service'>,
+  opts: { host: string; port: number; credentials: ServerCredentials },
   add: (server: Server) => void,
-): Promise<Listening> {
+): Promise<Listening & { server: Server }> {
   const server = new Server({
     'grpc.max_receive_message_length': 16 << 20,
     // Clients ping every 30 s (infra/agent-client.ts); allow it, also between calls.
@@ -56,12 +35,67 @@ export async function listen(
   return { server, port, stop };
 }
 
-/** Adds the tote.v1 Agent service to `server`, with the copy-light blob-chunk encoder. */
-export function addAgentService(server: Server, service: AgentServer): void {
-  server.addService(FAST_AGENT_SERVICE, service as unknown as UntypedServiceImplementation);
+type UnaryImpl = (call: { request: unknown }, cb: (err: unknown, res?: unknown) => void) => void;
+type Definition = Record<
+  string,
+  { path: string; requestDeserialize(b: Buffer): unknown; responseSerialize(v: unknown): Buffer }
+>;
+
+/**
+ * `grpc.health.v1.Health/Check` of `health` as a method of the agent's port, for clients that hold a certificate
+ * (Watch stays on the plaintext health port).
+ */
+export function healthCheckMethod(health: HealthImplementation): Method {
+  let def: Definition = {};
+  let impl: Record<string, UnaryImpl> = {};
+  health.addToServer({
+    addService: (d: unknown, i: unknown) => {
+      def = d as Definition;
+      impl = i as Record<string, UnaryImpl>;
+    },
+  } as unknown as Parameters<HealthImplementation['addToServer']>[0]);
+  const check = def.Check ?? def.check;
+  const handler = impl.Check ?? impl.check;
+  if (!check || !handler) throw new Error('grpc-health-check has no Check method');
+  return {
+    kind: 'unary',
+    path: check.path,
+    decode: (b) => check.requestDeserialize(b),
+    encode: (v) => check.responseSerialize(v),
+    handle: (request) =>
+      new Promise((resolve, reject) =>
+        handler({ request }, (err, res) => (err ? reject(err) : resolve(res))),
+      ),
+  };
 }
 
-/** Binds and starts the tote.v1 Agent service. */
-export function listenAgent(opts: ListenOptions): Promise<Listening> {
-  return listen(opts, (s) => addAgentService(s, opts.service));
+/** Options of {@link listenAgent}. */
+export interface ListenOptions {
+  methods: Method[];
+  host: string;
+  port: number;
+  /** mTLS; plaintext without (--insecure-dev and in-process tests only). */
+  tls?: ServerTls;
+}
+
+/** A running agent server; {@link reloadTls} applies rotated certificates to new connections. */
+export interface AgentListening extends Listening {
+  reloadTls(): boolean;
+}
+
+/** Binds and starts the tote.v1 Agent service on node:http2 (infra/grpc-h2-server.ts). */
+export async function listenAgent(opts: ListenOptions): Promise<AgentListening> {
+  const server = await GrpcH2Server.listen(
+    { host: opts.host, port: opts.port, tls: opts.tls?.options() },
+    opts.methods,
+  );
+  return {
+    port: server.port,
+    stop: (graceMs) => server.stop(graceMs),
+    reloadTls: () => {
+      const next = opts.tls?.tryOptions();
+      if (next) server.setSecureContext(next);
+      return Boolean(next);
+    },
+  };
 }

@@ -6,13 +6,13 @@ import { connect as tlsConnect } from 'node:tls';
 import { ChannelCredentials, Metadata, status } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { AgentClient } from '../infra/agent-client.js';
-import { ReloadingServerCredentials, tlsChannelOptions, type TlsFiles } from '../infra/tls.js';
+import { ServerTls, tlsChannelOptions, type TlsFiles } from '../infra/tls.js';
 import { AgentClient as RawClient } from '../proto/gen/tote/v1/agent.js';
 import { codeOf, drain } from '../test/agent-contract/cluster.js';
 import { memImage, seedImage } from '../test/agent-contract/images.js';
 import { createCA, issueCert, type CA } from '../test/harness/pki.js';
 import { FakeStore } from './fake-store.js';
-import { listenAgent, type Listening } from './listen.js';
+import { listenAgent, type AgentListening } from './listen.js';
 import { createAgentMetrics } from './metrics.js';
 import { createAgentService } from './server.js';
 
@@ -25,8 +25,7 @@ const quiet = {
 let dir: string;
 let ca: CA;
 let files: Record<string, TlsFiles>;
-let creds: ReloadingServerCredentials;
-let server: Listening;
+let server: AgentListening;
 let address: string;
 const store = new FakeStore();
 
@@ -45,7 +44,6 @@ beforeAll(async () => {
     c: identity('node-c'),
     rogue: identity('node-c', rogue),
   };
-  creds = new ReloadingServerCredentials(files.a as TlsFiles);
   const service = createAgentService({
     ...{
       store,
@@ -63,7 +61,12 @@ beforeAll(async () => {
       },
     },
   });
-  server = await listenAgent({ service, host: '127.0.0.1', port: 0, credentials: creds });
+  server = await listenAgent({
+    methods: service,
+    host: '127.0.0.1',
+    port: 0,
+    tls: new ServerTls(files.a as TlsFiles),
+  });
   address = `127.0.0.1:${server.port}`;
 });
 
@@ -153,7 +156,7 @@ test('rotated certificate files are picked up by reload without a restart', asyn
   const a = files.a as TlsFiles;
   copyFileSync(next.cert, a.cert);
   copyFileSync(next.key, a.key);
-  expect(creds.reload()).toBe(true);
+  expect(server.reloadTls()).toBe(true);
   const c = client(files.c as TlsFiles);
   expect((await c.listImages()).images).toBeDefined();
   const f = files.c as TlsFiles;

@@ -1,13 +1,20 @@
-import { once } from 'node:events';
+import { status } from '@grpc/grpc-js';
+import type {
+  EncodedMessage,
+  Method,
+  RpcContext,
+  StreamMethod,
+  UnaryMethod,
+} from '../infra/grpc-h2-server.js';
 import {
-  status,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type StatusObject,
-} from '@grpc/grpc-js';
-import type { AgentServer, PrepareExportResponse } from '../proto/gen/tote/v1/agent.js';
-import { AgentError, toStatus } from './errors.js';
+  AgentService,
+  type ImportFromRequest,
+  type PrepareExportRequest,
+  type PrepareExportResponse,
+  type PushImageRequest,
+  type ReadBlobRequest,
+} from '../proto/gen/tote/v1/agent.js';
+import { AgentError, toAgentError } from './errors.js';
 import { ExportSlots, prepareExport, readBlob, type ExportDeps } from './export.js';
 import { runImport, type ImportDeps } from './import.js';
 import { hasImage, listImages, removeImage, resolveTag } from './inventory.js';
@@ -31,22 +38,24 @@ export interface AgentServiceDeps extends Omit<ImportDeps, 'parallelism'>, PushD
   uploadLimiter?: Throttle;
 }
 
-type Call = { getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: string | string[] } } } | null };
-
 /**
  * The caller's node identity: the CN of its verified client certificate. When agents share one certificate
  * (one Secret for the whole DaemonSet) the certificate cannot tell nodes apart and the claimed name is used;
  * without TLS (--insecure-dev) only the claimed name exists.
  */
-export function peerIdentity(call: Call, claimed: string, ownIdentity?: string): string {
-  const cn = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
-  const name = Array.isArray(cn) ? cn[0] : cn;
+export function peerIdentity(ctx: Pick<RpcContext, 'peerCN'>, claimed: string, ownIdentity?: string): string {
+  const name = ctx.peerCN;
   if (!name || name === ownIdentity) return claimed;
   return name;
 }
 
-/** Builds the tote.v1 Agent service: handlers map every failure to a gRPC status code. */
-export function createAgentService(deps: AgentServiceDeps): AgentServer {
+type Def = { path: string; requestDeserialize(b: Buffer): unknown; responseSerialize(v: never): Buffer };
+
+/**
+ * Builds the tote.v1 Agent service as the methods of infra/grpc-h2-server.ts: every failure is logged, counted
+ * and mapped to a gRPC status code; ReadBlob answers with chunks encoded around the store's bytes.
+ */
+export function createAgentService(deps: AgentServiceDeps): Method[] {
   const sessions = new SessionRegistry<PrepareExportResponse>({ node: deps.node, now: deps.now });
   const exportDeps: ExportDeps & { slots: ExportSlots } = {
     ...{ store: deps.store, sessions, node: deps.node, chunkSize: deps.chunkSize },
@@ -55,76 +64,90 @@ export function createAgentService(deps: AgentServiceDeps): AgentServer {
   };
   const importDeps: ImportDeps = { ...deps, parallelism: deps.importParallelism };
   const imports = new KeyedMutex();
-  const fail = (rpc: string, err: unknown): Partial<StatusObject> => {
-    const s = toStatus(err);
-    deps.metrics.errors.inc({ rpc, code: status[s.code ?? status.UNKNOWN] });
-    const level = s.code === status.INTERNAL || s.code === status.UNKNOWN ? 'error' : 'warn';
-    deps.log[level]({ rpc, code: status[s.code ?? status.UNKNOWN] }, `${rpc} failed: ${s.details}`);
-    return s;
+  const fail = (rpc: string, err: unknown): AgentError => {
+    const e = toAgentError(err);
+    deps.metrics.errors.inc({ rpc, code: status[e.code] });
+    const level = e.code === status.INTERNAL || e.code === status.UNKNOWN ? 'error' : 'warn';
+    deps.log[level]({ rpc, code: status[e.code] }, `${rpc} failed: ${e.message}`);
+    return e;
   };
-  const unary =
-    <Req, Res>(rpc: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) =>
-    (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>): void => {
-      fn(call.request, call).then(
-        (res) => cb(null, res),
-        (err: unknown) => cb(fail(rpc, err)),
-      );
-    };
-  const stream =
-    <Req, Res>(
-      rpc: string,
-      direction: string,
-      fn: (req: Req, call: ServerWritableStream<Req, Res>, signal: AbortSignal) => AsyncIterable<Res>,
-    ) =>
-    (call: ServerWritableStream<Req, Res>): void => {
-      const ac = new AbortController();
-      call.on('cancelled', () => ac.abort());
-      deps.metrics.activeTransfers.inc({ direction });
-      pipeTo(fn(call.request, call, ac.signal), call, ac.signal)
-        .then(
-          () => call.end(),
-          (err: unknown) =>
-            call.emit(
-              'error',
-              fail(
-                rpc,
-                ac.signal.aborted ? new AgentError(status.CANCELLED, 'cancelled by the caller') : err,
-              ),
-            ),
-        )
-        .finally(() => deps.metrics.activeTransfers.dec({ direction }));
-    };
-  return {
-    listImages: unary('ListImages', async () => ({ images: await listImages(deps.store) })),
-    hasImage: unary('HasImage', async (req: { digest: string }) => ({
+  const codec = (def: Def) => ({
+    path: def.path,
+    decode: (b: Buffer) => def.requestDeserialize(b),
+    encode: (v: unknown) => def.responseSerialize(v as never),
+  });
+  const unary = <Req, Res>(
+    rpc: string,
+    def: Def,
+    fn: (req: Req, ctx: RpcContext) => Promise<Res>,
+  ): UnaryMethod<Req, Res> => ({
+    kind: 'unary',
+    ...(codec(def) as { path: string; decode(b: Buffer): Req; encode(v: Res): Uint8Array }),
+    handle: (req, ctx) =>
+      fn(req, ctx).catch((err: unknown) => {
+        throw fail(rpc, err);
+      }),
+  });
+  const stream = <Req, Res>(
+    rpc: string,
+    def: Def & { direction: string },
+    fn: (req: Req, ctx: RpcContext) => AsyncIterable<Res | EncodedMessage>,
+  ): StreamMethod<Req, Res> => ({
+    kind: 'stream',
+    ...(codec(def) as { path: string; decode(b: Buffer): Req; encode(v: Res): Uint8Array }),
+    handle: (req, ctx) =>
+      guarded(fn(req, ctx), { ctx, direction: def.direction, fail: (e) => fail(rpc, e), deps }),
+  });
+  return [
+    unary('ListImages', AgentService.listImages, async () => ({ images: await listImages(deps.store) })),
+    unary('HasImage', AgentService.hasImage, async (req: { digest: string }) => ({
       ...(await hasImage(deps.store, req.digest)),
       activeExports: exportDeps.slots.streaming,
       maxExports: deps.maxConcurrentExports,
     })),
-    resolveTag: unary('ResolveTag', (req: { ref: string }) => resolveTag(deps.store, req.ref)),
-    removeImage: unary('RemoveImage', (req: { ref: string }) => removeImage(deps.store, req.ref)),
-    prepareExport: unary('PrepareExport', (req) => prepareExport(exportDeps, req)),
-    readBlob: stream('ReadBlob', 'export', (req, call, signal) =>
-      counted(readBlob(exportDeps, req, peerIdentity(call, req.node, deps.ownIdentity), signal), (n) =>
+    unary('ResolveTag', AgentService.resolveTag, (req: { ref: string }) => resolveTag(deps.store, req.ref)),
+    unary('RemoveImage', AgentService.removeImage, (req: { ref: string }) =>
+      removeImage(deps.store, req.ref),
+    ),
+    unary('PrepareExport', AgentService.prepareExport, (req: PrepareExportRequest) =>
+      prepareExport(exportDeps, req),
+    ),
+    stream('ReadBlob', { ...AgentService.readBlob, direction: 'export' }, (req: ReadBlobRequest, ctx) =>
+      counted(readBlob(exportDeps, req, peerIdentity(ctx, req.node, deps.ownIdentity), ctx.signal), (n) =>
         deps.metrics.bytesSent.inc(n),
       ),
     ),
-    importFrom: stream('ImportFrom', 'import', (req, _call, signal) =>
-      channel((emit) => imports.run(req.digest, () => runImport(importDeps, req, emit, signal))),
+    stream('ImportFrom', { ...AgentService.importFrom, direction: 'import' }, (req: ImportFromRequest, ctx) =>
+      channel((emit) => imports.run(req.digest, () => runImport(importDeps, req, emit, ctx.signal))),
     ),
-    pushImage: stream('PushImage', 'push', (req, _call, signal) =>
-      channel((emit) => runPush(deps, req, emit, signal)),
+    stream('PushImage', { ...AgentService.pushImage, direction: 'push' }, (req: PushImageRequest, ctx) =>
+      channel((emit) => runPush(deps, req, emit, ctx.signal)),
     ),
-  };
+  ];
 }
 
-async function* counted<T extends { data: Buffer }>(
+/** Counts the transfer as active while it runs; a failure is logged and counted (cancellation as CANCELLED). */
+async function* guarded<T>(
+  items: AsyncIterable<T>,
+  o: { ctx: RpcContext; direction: string; fail: (err: unknown) => AgentError; deps: AgentServiceDeps },
+): AsyncGenerator<T> {
+  o.deps.metrics.activeTransfers.inc({ direction: o.direction });
+  try {
+    yield* items;
+  } catch (err) {
+    throw o.fail(o.ctx.signal.aborted ? new AgentError(status.CANCELLED, 'cancelled by the caller') : err);
+  } finally {
+    o.deps.metrics.activeTransfers.dec({ direction: o.direction });
+  }
+}
+
+async function* counted<T extends { dataLength: number }>(
   it: AsyncIterable<T>,
   count: (n: number) => void,
 ): AsyncGenerator<T> {
   for await (const c of it) {
     yield c;
-    count(c.data.length);
+    count(c.dataLength);
   }
 }
 
@@ -149,16 +172,5 @@ async function* channel<T>(producer: (emit: (v: T) => void) => Promise<void>): A
     if (done) return;
     await new Promise<void>((r) => (wake = r));
     wake = undefined;
-  }
-}
-
-/** Writes every item to the call, waiting for 'drain' when grpc-js's buffer is full (backpressure). */
-async function pipeTo<T>(
-  items: AsyncIterable<T>,
-  call: ServerWritableStream<unknown, T>,
-  signal: AbortSignal,
-): Promise<void> {
-  for await (const item of items) {
-    if (!call.write(item)) await once(call, 'drain', { signal });
   }
 }

@@ -29,7 +29,9 @@ import {
 const seen: { ctx?: RpcContext; aborted: number } = { aborted: 0 };
 let streamItems: (signal: AbortSignal) => AsyncIterable<ReadBlobResponse | EncodedMessage>;
 let server: GrpcH2Server;
-let client: Client & Record<string, (...args: unknown[]) => unknown>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Call = (...args: any[]) => any;
+let client: Client & { hasImage: Call; readBlob: Call; listImages: Call };
 
 const hasImage: UnaryMethod<HasImageRequest, HasImageResponse> = {
   kind: 'unary',
@@ -68,7 +70,7 @@ beforeAll(async () => {
     readBlob,
   ]);
   const Ctor = makeGenericClientConstructor(AgentService, 'Agent');
-  client = new Ctor(`127.0.0.1:${server.port}`, credentials.createInsecure()) as typeof client;
+  client = new Ctor(`127.0.0.1:${server.port}`, credentials.createInsecure()) as unknown as typeof client;
 });
 
 afterAll(async () => {

@@ -1,7 +1,8 @@
 import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import type { SecureServerOptions } from 'node:http2';
+import { ChannelCredentials } from '@grpc/grpc-js';
 
 /** PEM files of one identity plus the CA that signs its peers. */
 export interface TlsFiles {
@@ -23,40 +24,35 @@ function contextOptions(files: TlsFiles): SecureContextOptions {
 }
 
 /**
- * Server credentials for mTLS: TLS 1.3 only, client certificates required and verified against the CA. The
- * files are re-read by {@link reload} (and by {@link watch}), so rotated certificates apply to new connections
- * without a restart.
+ * The mTLS settings of a server: TLS 1.3 only, client certificates required and verified against the CA (a peer
+ * without one is refused at the handshake). The files are read when asked, so rotated certificates apply to new
+ * connections without a restart (see {@link watch}).
  */
-export class ReloadingServerCredentials extends ServerCredentials {
-  constructor(private readonly files: TlsFiles) {
-    super({ requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, contextOptions(files));
+export class ServerTls {
+  constructor(private readonly files: TlsFiles) {}
+
+  /** The server options, read from the files now (throws when they are unreadable or do not match). */
+  options(): SecureServerOptions {
+    const opts = contextOptions(this.files);
+    createSecureContext(opts); // validate: a key that does not match its certificate fails here, not later
+    return { ...opts, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] };
   }
 
-  /** Re-reads the PEM files; a broken set (half-written rotation) is ignored and the old one kept. */
-  reload(): boolean {
+  /** {@link options}, or undefined for a broken set (e.g. a half-written rotation: keep the old one). */
+  tryOptions(): SecureServerOptions | undefined {
     try {
-      const opts = contextOptions(this.files);
-      createSecureContext(opts); // validate before handing it to the server
-      this.updateSecureContextOptions(opts);
-      return true;
+      return this.options();
     } catch {
-      return false;
+      return undefined;
     }
   }
 
-  /** Polls the files every `intervalMs` and reloads on change; returns the function that stops watching. */
-  watch(intervalMs: number, onReload?: (ok: boolean) => void): () => void {
+  /** Polls the files every `intervalMs` and calls `onChange` after any change; returns the function that stops. */
+  watch(intervalMs: number, onChange: () => void): () => void {
     const paths = [this.files.cert, this.files.key, this.files.ca];
-    const listener = (): void => {
-      const ok = this.reload();
-      onReload?.(ok);
-    };
+    const listener = (): void => onChange();
     for (const p of paths) watchFile(p, { interval: intervalMs, persistent: false }, listener);
     return () => paths.forEach((p) => unwatchFile(p, listener));
-  }
-
-  override _equals(other: ServerCredentials): boolean {
-    return other === this;
   }
 }
 

@@ -1,18 +1,17 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { ServerCredentials } from '@grpc/grpc-js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ContainerdStore } from '../agent/containerd-store.js';
 import { startHealthServer } from '../agent/health.js';
-import { addAgentService, listen } from '../agent/listen.js';
+import { healthCheckMethod, listenAgent, type AgentListening } from '../agent/listen.js';
 import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.js';
 import type { PeerDialer } from '../agent/peer.js';
 import { RateLimiter } from '../agent/rate.js';
 import { createAgentService } from '../agent/server.js';
 import { AgentClient } from '../infra/agent-client.js';
 import { createLogger, type Logger } from '../infra/logger.js';
-import { certificateCN, ReloadingServerCredentials } from '../infra/tls.js';
+import { certificateCN, ServerTls } from '../infra/tls.js';
 import type { AgentConfig } from './agent-config.js';
 
 export {
@@ -47,32 +46,28 @@ async function serveMetrics(registry: Registry, host: string, port: number): Pro
   return server;
 }
 
-function security(
-  cfg: AgentConfig,
-  log: Logger,
-): { creds: ServerCredentials; dial: PeerDialer; identity?: string; stop: () => void } {
+function security(cfg: AgentConfig, log: Logger): { tls?: ServerTls; dial: PeerDialer; identity?: string } {
   const files = cfg.tls;
   if (!files) {
     log.warn('running WITHOUT TLS (--insecure-dev): any local process can call this agent; development only');
-    return {
-      creds: ServerCredentials.createInsecure(),
-      dial: (s) => new AgentClient({ address: s.address, insecure: true }),
-      stop: () => undefined,
-    };
+    return { dial: (s) => new AgentClient({ address: s.address, insecure: true }) };
   }
-  const creds = new ReloadingServerCredentials(files);
-  const stop = creds.watch(CERT_POLL_MS, (ok) =>
-    ok
+  // Clients read the files when created (one per import), so peers also see rotated certificates.
+  return {
+    tls: new ServerTls(files),
+    dial: (s) => new AgentClient({ address: s.address, tls: files }),
+    identity: certificateCN(files.cert),
+  };
+}
+
+/** Applies rotated certificate files to the server's new connections; returns the function that stops. */
+function watchCertificates(tls: ServerTls | undefined, server: AgentListening, log: Logger): () => void {
+  if (!tls) return () => undefined;
+  return tls.watch(CERT_POLL_MS, () =>
+    server.reloadTls()
       ? log.info('TLS certificates reloaded')
       : log.error('TLS certificate reload failed; keeping the previous ones'),
   );
-  // Clients read the files when created (one per import), so peers also see rotated certificates.
-  return {
-    creds,
-    dial: (s) => new AgentClient({ address: s.address, tls: files }),
-    identity: certificateCN(files.cert),
-    stop,
-  };
 }
 
 /** One token bucket for every export of this agent (--max-upload-rate); none when unlimited. */
@@ -119,10 +114,13 @@ export async function startAgent(
       () => false,
     );
   const health = await startHealthServer({ host: cfg.bindAddress, port: cfg.healthPort, ready });
-  const grpc = await listen({ host: cfg.bindAddress, port: cfg.grpcPort, credentials: sec.creds }, (s) => {
-    addAgentService(s, service);
-    health.health.addToServer(s);
+  const grpc = await listenAgent({
+    methods: [...service, healthCheckMethod(health.health)],
+    host: cfg.bindAddress,
+    port: cfg.grpcPort,
+    tls: sec.tls,
   });
+  const stopWatching = watchCertificates(sec.tls, grpc, log);
   const metrics = await serveMetrics(registry, cfg.metrics.host || cfg.bindAddress, cfg.metrics.port);
   log.info(
     {
@@ -142,7 +140,7 @@ export async function startAgent(
       await grpc.stop();
       await health.stop();
       await new Promise<void>((resolve) => metrics.close(() => resolve()));
-      sec.stop();
+      stopWatching();
       store.close();
       log.info('agent stopped');
     },

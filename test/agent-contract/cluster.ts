@@ -1,4 +1,3 @@
-import { ServerCredentials } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { FakeStore } from '../../agent/fake-store.js';
 import { listenAgent, type Listening } from '../../agent/listen.js';
@@ -57,12 +56,7 @@ export async function startCluster(
       },
       ...overrides,
     });
-    const listening = await listenAgent({
-      service,
-      host: '127.0.0.1',
-      port: 0,
-      credentials: ServerCredentials.createInsecure(),
-    });
+    const listening = await listenAgent({ methods: service, host: '127.0.0.1', port: 0 });
     const address = `127.0.0.1:${listening.port}`;
     agents[name] = {
       name,
