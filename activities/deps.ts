@@ -102,12 +102,26 @@ export interface AgentPort {
   presentBlobs?(agent: AgentEndpoint, digests: string[], opts?: CallOptions): Promise<string[]>;
   /** Removes one image record (never blobs other images share). */
   removeImage(agent: AgentEndpoint, ref: string, opts?: CallOptions): Promise<{ removed: boolean }>;
-  /** Pushes the image from the node's containerd to a registry. */
+  /** Pushes the image from the node's containerd to a registry; `opts.onProgress` sees every streamed report. */
   pushImage(
     agent: AgentEndpoint,
     req: { digest: string; targetRef: string; credentials?: RegistryCredentials; insecure: boolean },
-    opts?: CallOptions,
+    opts?: PushCallOptions,
   ): Promise<{ bytesPushed: number }>;
+}
+
+/** Progress of a backup push, as the agent streams it. */
+export interface PushProgress {
+  /** Bytes of the image handled so far (uploaded, or already in the registry). */
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes uploaded in this call. */
+  bytesUploaded: number;
+}
+
+/** Per-call options of a push: cancellation, and progress for the activity's heartbeats. */
+export interface PushCallOptions extends CallOptions {
+  onProgress?: (p: PushProgress) => void;
 }
 
 /** Registry credentials read at push time; never logged (the logger redacts `credentials`). */

@@ -54,6 +54,48 @@ export function agentUnavailable(node: string): ApplicationFailure {
   });
 }
 
+/**
+ * Holders the cluster reports (Node.status.images, or an earlier inventory) whose agents do not answer now: an
+ * agent restarting or a node rebooting. Retryable, unlike {@link noSourceNode}: the holder is most likely back in
+ * seconds, and failing the salvage at once would be wrong.
+ */
+export function holdersUnreachable(digest: string, nodes: string[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'HoldersUnreachable',
+    message: `no reachable agent holds a complete copy of ${digest}; the agents of its holders (${nodes.join(', ')}) do not answer`,
+    details: [{ nodes }],
+  });
+}
+
+/**
+ * Retryable failure types that mean "an agent is away" (restarting, unreachable, busy): worth retrying for a
+ * minute or two. Any other retryable failure is limited to the policy's `--transfer-attempts`.
+ */
+export const AGENT_AWAY_TYPES: readonly string[] = [
+  'AgentGrpc4', // DEADLINE_EXCEEDED
+  'AgentGrpc8', // RESOURCE_EXHAUSTED: busy
+  'AgentGrpc14', // UNAVAILABLE: not listening, connection lost, peer gone
+  'AgentUnavailable',
+  'HoldersUnreachable',
+];
+
+/**
+ * `err` as the transfer activity raises it on attempt `attempt`: a retryable failure that is not about an absent
+ * agent becomes non-retryable once `attempts` attempts were made, so the workflow moves on to the next source
+ * instead of retrying a broken one for minutes. Typed and away failures pass unchanged.
+ */
+export function limitRetries(err: unknown, attempt: number, attempts: number | undefined): unknown {
+  if (!(err instanceof ApplicationFailure) || err.nonRetryable || attempts === undefined) return err;
+  if (AGENT_AWAY_TYPES.includes(err.type ?? '') || attempt < attempts) return err;
+  return ApplicationFailure.create({
+    type: err.type ?? undefined,
+    message: `${err.message} (attempt ${attempt} of ${attempts})`,
+    nonRetryable: true,
+    details: err.details ? [...err.details] : undefined,
+    cause: err.cause,
+  });
+}
+
 /** gRPC status codes the agent uses (grpc-js `status`), named here to keep @grpc/* out of activities. */
 const GRPC = { CANCELLED: 1, INVALID_ARGUMENT: 3, NOT_FOUND: 5, PERMISSION_DENIED: 7, UNAUTHENTICATED: 16 };
 

@@ -6,6 +6,7 @@ import type { ActivityDeps } from './deps.js';
 import { createCleanupActivities } from './cleanup.js';
 import { createEventActivities } from './events.js';
 import { createInventoryActivities, HolderSurveys } from './inventory.js';
+import { withLiveness } from './liveness.js';
 import { createNotifyActivities } from './notify.js';
 import { createPlanActivities } from './plan.js';
 import { createPodActivities } from './pods.js';
@@ -34,7 +35,7 @@ export type ToteActivities = ReturnType<typeof createPolicyActivities> &
 export function createActivities(deps: ActivityDeps): ToteActivities {
   // One survey of the agents per digest serves every salvage of it that locates at the same moment (fan-out).
   const surveys = new HolderSurveys(deps);
-  return {
+  const all: ToteActivities = {
     ...createPolicyActivities(deps),
     ...createEventActivities(deps),
     ...createInventoryActivities(deps, surveys),
@@ -48,7 +49,28 @@ export function createActivities(deps: ActivityDeps): ToteActivities {
     ...createCleanupActivities(deps),
     ...createScanActivities(deps),
   };
+  return withLiveness(all, LIVENESS);
 }
+
+/**
+ * Activities that beat on a timer while they work (activities/liveness.ts), so a dead worker is noticed within
+ * their short heartbeat timeout. `transferImage` and `pushBackup` heartbeat their own progress and
+ * `reapExpiredRecords` its deletes; the quick Kubernetes calls are bounded by a start-to-close of seconds instead.
+ * MAINTENANCE: an activity listed here may get a `heartbeatTimeout` in workflows/activity-options.ts; one that
+ * gets a heartbeat timeout must be listed here (or heartbeat itself), or it is timed out while it works.
+ */
+export const LIVENESS: readonly (keyof ToteActivities)[] = [
+  'locateSources',
+  'verifyImage',
+  'planTransfer',
+  'removeImageRecord',
+  'resolveTagOnAgents',
+  'resolveTag',
+  'sendWebhook',
+  'listImagesInUse',
+  'countImageHolders',
+  'checkRegistryCopies',
+];
 
 export type * from './types.js';
 export type { ActivityDeps } from './deps.js';

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { fakeAgent, fakeConfig, fakeDeps, fakeKube } from './fake-deps.js';
 import type { ImageStatus } from './deps.js';
@@ -10,7 +11,10 @@ const nodes = ['t', 'a', 'b', 'c', 'd'].map((name) => ({
   imageNames: ['b', 'd'].includes(name) ? [`registry.gone/app@${DIGEST}`, 'registry.gone/app:1'] : [],
 }));
 
-async function locate(status: Record<string, ImageStatus | Error>): Promise<SourceInventory> {
+async function locate(
+  status: Record<string, ImageStatus | Error>,
+  waitForHolders = false,
+): Promise<SourceInventory> {
   const deps = fakeDeps({
     kube: fakeKube({ listNodes: async () => nodes }),
     agent: fakeAgent({
@@ -24,6 +28,7 @@ async function locate(status: Record<string, ImageStatus | Error>): Promise<Sour
   return (await new MockActivityEnvironment().run(createInventoryActivities(deps).locateSources, {
     digest: DIGEST,
     targetNode: 't',
+    waitForHolders,
   })) as SourceInventory;
 }
 
@@ -48,6 +53,47 @@ describe('locateSources', () => {
     const inv = await locate({ d: new Error('unavailable'), a: full });
     expect(inv.sources.map((s) => s.node)).toEqual(['a']);
     expect(inv.skipped).toContainEqual({ node: 'd', complete: false, sizeBytes: 0, hinted: true });
+  });
+
+  test('given waitForHolders and no source while hinted holders do not answer, should fail retryably', async () => {
+    const err = (await locate({ b: new Error('unavailable'), d: new Error('unavailable') }, true).catch(
+      (e: unknown) => e,
+    )) as ApplicationFailure;
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err.type).toBe('HoldersUnreachable');
+    expect(err.nonRetryable).toBe(false);
+    expect(err.message).toContain('(b, d)');
+  });
+
+  test('given waitForHolders and a source, or no hinted holder at all, should answer as it is', async () => {
+    expect((await locate({ d: new Error('unavailable'), a: full }, true)).sources.map((s) => s.node)).toEqual(
+      ['a'],
+    );
+    expect((await locate({}, true)).sources).toEqual([]);
+  });
+
+  test('given waitForHolders and no agent answering on the target, should fail retryably (AgentUnavailable)', async () => {
+    const deps = fakeDeps({
+      config: fakeConfig({ agents: { kind: 'pods', port: 9443 } }),
+      kube: fakeKube({
+        listNodes: async () => nodes,
+        // The target's agent pod is restarting (not ready); a holder answers.
+        listAgentPods: async () => [
+          { node: 'b', podIP: '10.0.0.2', ready: true },
+          { node: 't', podIP: '10.0.0.9', ready: false },
+        ],
+      }),
+      agent: fakeAgent({ hasImage: async () => full }),
+    });
+    const err = (await new MockActivityEnvironment()
+      .run(createInventoryActivities(deps).locateSources, {
+        digest: DIGEST,
+        targetNode: 't',
+        waitForHolders: true,
+      })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('AgentUnavailable');
+    expect(err.nonRetryable).toBe(false);
   });
 
   test('given a hinted node whose agent says absent, should believe the agent', async () => {

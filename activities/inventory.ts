@@ -4,7 +4,7 @@
  */
 import { cancellationSignal } from '@temporalio/activity';
 import type { ActivityDeps, AgentEndpoint, ImageStatus, NodeInfo } from './deps.js';
-import { agentUnavailable, mapFailures } from './failures.js';
+import { agentUnavailable, holdersUnreachable, mapFailures } from './failures.js';
 import { compareSources } from '../common/source-choice.js';
 import type { SourceCandidate, SourceInventory } from './types.js';
 
@@ -12,6 +12,12 @@ import type { SourceCandidate, SourceInventory } from './types.js';
 export interface LocateInput {
   digest: string;
   targetNode: string;
+  /**
+   * Fail with a retryable failure instead of answering "no source" while holders kubelet reports have agents
+   * that do not answer, or the target has no agent (restarting, rebooting): the salvage's first locate, so an
+   * agent restart does not fail it. Without it (dry runs, later rounds) the inventory is answered as it is.
+   */
+  waitForHolders?: boolean;
 }
 
 /** How long one HasImage may take before the agent counts as unreachable. */
@@ -197,7 +203,21 @@ export async function locateInventory(
   const s = await mapFailures(`survey the holders of ${input.digest}`, () =>
     surveys ? surveys.of(input.digest, cancel) : survey(deps, input.digest, cancel),
   );
-  return inventoryOf(s, input.targetNode);
+  const inv = inventoryOf(s, input.targetNode);
+  if (input.waitForHolders) ensureReachable(inv, input);
+  return inv;
+}
+
+/**
+ * Throws a retryable failure when the inventory cannot be trusted yet: no complete source while holders that
+ * kubelet reports do not answer, or no agent on the target. "No source" stays an answer when every holder
+ * kubelet knows of answered (the workflow then fails with NoSourceNode at once).
+ */
+export function ensureReachable(inv: SourceInventory, input: LocateInput): void {
+  if (inv.targetHasImage) return;
+  const away = inv.skipped.filter((s) => !s.endpoint).map((s) => s.node);
+  if (inv.sources.length === 0 && away.length > 0) throw holdersUnreachable(input.digest, away);
+  if (!inv.targetEndpoint) throw agentUnavailable(input.targetNode);
 }
 
 /** Builds the inventory activity; `surveys` (shared with the transfer activity) batches concurrent locates. */

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { fakeAgent, fakeConfig, fakeDeps, fakeKube } from './fake-deps.js';
 import type { RegistryCredentials } from './deps.js';
+import { LIVENESS_EVERY_MS } from './liveness.js';
 import { backupReference, createRegistryActivities, credentialsFor, splitReference } from './registry.js';
 
 const DIGEST = `sha256:${'77'.repeat(32)}`;
@@ -85,6 +86,35 @@ describe('pushBackup', () => {
     expect(secretReads).toEqual(['tote-system/push']);
     expect(JSON.stringify(r)).not.toContain('pw');
     expect(deps.metrics.count('push_attempts')).toBe(1);
+  });
+});
+
+test('pushBackup heartbeats the bytes pushed so far while the agent pushes', async () => {
+  const deps = fakeDeps({
+    config: fakeConfig({ backup: { registry: 'backup:5000', insecure: true } }),
+    agent: fakeAgent({
+      pushImage: async (_agent, _req, opts) => {
+        opts?.onProgress?.({ bytesDone: 40, bytesTotal: 100, bytesUploaded: 40 });
+        // Long enough for the liveness timer to beat once more with the progress above.
+        await new Promise((r) => setTimeout(r, LIVENESS_EVERY_MS + 300));
+        return { bytesPushed: 100 };
+      },
+    }),
+  });
+  const env = new MockActivityEnvironment();
+  const beats: unknown[] = [];
+  env.on('heartbeat', (d: unknown) => beats.push(d));
+  await env.run(createRegistryActivities(deps).pushBackup, {
+    digest: DIGEST,
+    imageRef: 'registry.gone/app:1',
+    node: 'node-a',
+  });
+  expect(beats[0]).toEqual({ targetRef: 'backup:5000/app:1', bytesDone: 0, bytesTotal: 0, bytesUploaded: 0 });
+  expect(beats).toContainEqual({
+    targetRef: 'backup:5000/app:1',
+    bytesDone: 40,
+    bytesTotal: 100,
+    bytesUploaded: 40,
   });
 });
 

@@ -3,10 +3,11 @@
  * resolution through the registry v2 API. Credentials are read from the dockerconfigjson Secret at push time,
  * so a rotated Secret takes effect without a restart; they are never logged or returned.
  */
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
-import type { ActivityDeps, RegistryCredentials } from './deps.js';
+import { cancellationSignal } from '@temporalio/activity';
+import type { ActivityDeps, PushProgress, RegistryCredentials } from './deps.js';
 import { invalidImageReference, mapFailures, toFailure } from './failures.js';
 import { findAgent } from './inventory.js';
+import { keepAlive } from './liveness.js';
 
 /** Input of `pushBackup`. */
 export interface PushInput {
@@ -76,16 +77,22 @@ export function createRegistryActivities(deps: ActivityDeps): {
       if (!backup) throw invalidImageReference(input.imageRef, 'no backup registry is configured');
       const started = deps.clock.now().getTime();
       const targetRef = backupReference(backup.registry, input.imageRef, input.digest);
-      const agent = await findAgent(deps, input.node);
-      const credentials = await pushCredentials(deps, backup.registry);
-      deps.metrics.inc('push_attempts');
-      heartbeat({ targetRef });
-      const res = await mapFailures(`push ${targetRef}`, () =>
-        deps.agent.pushImage(
-          agent,
-          { digest: input.digest, targetRef, credentials, insecure: backup.insecure },
-          { signal: cancellationSignal() },
-        ),
+      // A big image takes minutes to push: beats carry the bytes so far, and stop at once when the worker dies.
+      let progress: PushProgress = { bytesDone: 0, bytesTotal: 0, bytesUploaded: 0 };
+      const res = await keepAlive(
+        async () => {
+          const agent = await findAgent(deps, input.node);
+          const credentials = await pushCredentials(deps, backup.registry);
+          deps.metrics.inc('push_attempts');
+          return mapFailures(`push ${targetRef}`, () =>
+            deps.agent.pushImage(
+              agent,
+              { digest: input.digest, targetRef, credentials, insecure: backup.insecure },
+              { signal: cancellationSignal(), onProgress: (p) => (progress = p) },
+            ),
+          );
+        },
+        () => ({ targetRef, ...progress }),
       );
       return { targetRef, bytesPushed: res.bytesPushed, durationMs: deps.clock.now().getTime() - started };
     },

@@ -264,4 +264,56 @@ describe('transferImage with candidates (fan-out)', () => {
     })) as TransferResult;
     expect(r.source).toBe('c');
   });
+
+  test('given a retry where every known holder stopped answering, should fail retryably, not NoSourceNode', async () => {
+    const deps = fakeDeps({
+      kube: fakeKube({ listNodes: async () => [{ name: 'a', imageNames: [`registry.gone/app@${DIGEST}`] }] }),
+      agent: fakeAgent({ hasImage: async () => Promise.reject(grpc(14, 'connection refused')) }),
+    });
+    const env = new MockActivityEnvironment({ attempt: 2 });
+    const err = (await env
+      .run(createTransferActivities(deps).transferImage, { ...input, candidates: [holder('a')], attempts: 1 })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('HoldersUnreachable');
+    expect(err.nonRetryable).toBe(false);
+    expect(err.message).toContain('(a)');
+  });
+});
+
+describe('transferImage retries (--transfer-attempts for broken sources, longer for absent agents)', () => {
+  const grpc = (code: number, details: string): Error =>
+    Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
+  const failing = (err: Error) =>
+    fakeDeps({
+      agent: fakeAgent({ prepareExport: async () => plan, importFrom: async () => Promise.reject(err) }),
+    });
+  const run = async (err: Error, attempt: number): Promise<ApplicationFailure> =>
+    (await new MockActivityEnvironment({ attempt })
+      .run(createTransferActivities(failing(err)).transferImage, { ...input, attempts: 3 })
+      .catch((e: unknown) => e)) as ApplicationFailure;
+
+  test.each([
+    ['UNAVAILABLE (agent restarting)', 14],
+    ['RESOURCE_EXHAUSTED (busy)', 8],
+    ['DEADLINE_EXCEEDED', 4],
+  ])('given %s past the attempts of the policy, should stay retryable', async (_what, code) => {
+    const err = await run(grpc(code, 'away'), 7);
+    expect(err.type).toBe(`AgentGrpc${code}`);
+    expect(err.nonRetryable).toBe(false);
+  });
+
+  test('given another retryable failure, should stay retryable until the attempts of the policy are used', async () => {
+    const early = await run(grpc(15, 'DATA_LOSS: digest mismatch'), 2);
+    expect(early).toMatchObject({ type: 'AgentGrpc15', nonRetryable: false });
+    const last = await run(grpc(15, 'DATA_LOSS: digest mismatch'), 3);
+    expect(last).toMatchObject({ type: 'AgentGrpc15', nonRetryable: true });
+    expect(last.message).toContain('attempt 3 of 3');
+  });
+
+  test('given an input without attempts (recorded before them), should leave retries to the retry policy', async () => {
+    const err = (await new MockActivityEnvironment({ attempt: 9 })
+      .run(createTransferActivities(failing(grpc(15, 'DATA_LOSS'))).transferImage, input)
+      .catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.nonRetryable).toBe(false);
+  });
 });

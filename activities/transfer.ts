@@ -13,7 +13,7 @@ import {
   log,
 } from '@temporalio/activity';
 import type { ActivityDeps, AgentEndpoint, ImportProgress } from './deps.js';
-import { imageTooLarge, mapFailures, noSourceNode } from './failures.js';
+import { holdersUnreachable, imageTooLarge, limitRetries, mapFailures, noSourceNode } from './failures.js';
 import { locateInventory, type HolderSurveys } from './inventory.js';
 import { NoServingSourceError, SourcePicker } from './source-choice.js';
 import { TRANSFER_PROGRESS_SIGNAL } from './types.js';
@@ -34,6 +34,11 @@ export interface TransferInput {
   target: AgentEndpoint;
   /** 0 means no limit. */
   maxImageSizeBytes: number;
+  /**
+   * The policy's `--transfer-attempts`: after that many attempts, a failure that is not about an absent agent is
+   * made non-retryable (failures.ts `limitRetries`). Absent (inputs recorded before it): no limit here.
+   */
+  attempts?: number;
 }
 
 /** The failure type of a source agent that refused as busy (gRPC RESOURCE_EXHAUSTED, see failures.ts). */
@@ -183,6 +188,12 @@ async function learnTarget(deps: ActivityDeps, picker: SourcePicker, input: Tran
 /** How long the target may take to say what it now holds before it is left to the next inventory. */
 const LEARN_TIMEOUT_MS = 5_000;
 
+/** Holders the workflow knew of that the latest inventory no longer lists (their agents do not answer). */
+export function awayHolders(known: SourceCandidate[], now: SourceCandidate[]): string[] {
+  const present = new Set(now.map((c) => c.node));
+  return [...new Set(known.map((c) => c.node))].filter((n) => !present.has(n)).sort();
+}
+
 /** Worker-scoped fan-out state: the source picker and the shared holder surveys. */
 interface FanOut {
   picker: SourcePicker;
@@ -203,6 +214,9 @@ async function importFanOut(
     (await locateInventory(deps, { digest: input.digest, targetNode: input.target.node }, surveys)).sources;
   // A retried attempt asks again: its source may be gone, and nodes that completed since are sources now.
   const candidates = activityInfo().attempt > 1 ? await locate() : (input.candidates ?? []);
+  const away = awayHolders(input.candidates ?? [], candidates);
+  // Every holder the workflow knew has stopped answering (an agent restarting): retryable, not NoSourceNode.
+  if (candidates.length === 0 && away.length > 0) throw holdersUnreachable(input.digest, away);
   for (;;) {
     const lease = await mapFailures(`wait for a source of ${input.digest}`, () =>
       picker
@@ -272,7 +286,9 @@ export function createTransferActivities(
       // With candidates, a retry first prefers the holder the previous attempt used (its session is warm).
       const first = input.candidates && prev?.source ? prev.source : input.source.node;
       const relay = new ProgressRelay(deps, { ...base, ...prev, source: first, attempt });
-      const final = await runImport(deps, fan, input, relay);
+      const final = await runImport(deps, fan, input, relay).catch((err: unknown) => {
+        throw limitRetries(err, attempt, input.attempts);
+      });
       const startBytes = prev?.source === relay.last.source ? prev.bytesDone : 0;
       relay.update(final);
       deps.metrics.addTransferBytes(final.bytesReceived ?? Math.max(0, final.bytesDone - startBytes));

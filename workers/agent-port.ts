@@ -12,6 +12,7 @@ import type {
   ImageStatus,
   ImportProgress,
   ImportRequest,
+  PushCallOptions,
   RegistryCredentials,
 } from '../activities/deps.js';
 import { AgentClient, type AgentClientOptions } from '../infra/agent-client.js';
@@ -128,7 +129,7 @@ export class GrpcAgentPort implements AgentPort {
   async pushImage(
     agent: AgentEndpoint,
     req: { digest: string; targetRef: string; credentials?: RegistryCredentials; insecure: boolean },
-    opts: CallOptions = {},
+    opts: PushCallOptions = {},
   ): Promise<{ bytesPushed: number }> {
     const credentials = req.credentials ? { ...req.credentials, token: '' } : undefined;
     let bytesPushed = 0;
@@ -136,7 +137,14 @@ export class GrpcAgentPort implements AgentPort {
       { digest: req.digest, target: req.targetRef, credentials, insecure: req.insecure },
       opts,
     );
-    for await (const msg of stream) bytesPushed = Number(msg.bytesUploaded);
+    for await (const msg of stream) {
+      bytesPushed = Number(msg.bytesUploaded);
+      opts.onProgress?.({
+        bytesDone: Number(msg.bytesDone),
+        bytesTotal: Number(msg.bytesTotal),
+        bytesUploaded: bytesPushed,
+      });
+    }
     return { bytesPushed };
   }
 

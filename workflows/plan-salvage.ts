@@ -8,7 +8,7 @@ import { ActivityFailure, ApplicationFailure, type ActivityOptions } from '@temp
 import type { PlanTransferInput, TransferPlan } from '../activities/plan.js';
 import type { SalvagePolicy, SourceCandidate, SourceInventory } from '../activities/types.js';
 import { acts } from './acts.js';
-import { KUBE, NON_RETRYABLE } from './activity-options.js';
+import { KUBE, LIVENESS_TIMEOUT, NON_RETRYABLE } from './activity-options.js';
 import type { PodRef } from './types.js';
 
 export type { TransferPlan } from '../activities/plan.js';
@@ -45,6 +45,7 @@ export interface SalvagePlan {
 /** Planning is interactive: a few quick attempts, then the answer (an operator is waiting). */
 const PLAN: ActivityOptions = {
   startToCloseTimeout: '1m',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry: {
     initialInterval: '1s',
     backoffCoefficient: 2,

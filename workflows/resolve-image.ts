@@ -6,7 +6,7 @@
  */
 import type { ActivityOptions } from '@temporalio/workflow';
 import { acts } from './acts.js';
-import { INVENTORY, NON_RETRYABLE } from './activity-options.js';
+import { INVENTORY, LIVENESS_TIMEOUT, NON_RETRYABLE } from './activity-options.js';
 import { messageOf } from './salvage-transfer.js';
 
 /** Input of `resolveImage`. */
@@ -25,6 +25,7 @@ export type ResolveImageResult =
 /** A registry that is gone (the reason tote runs) should not hold the controller for minutes: few attempts. */
 const REGISTRY: ActivityOptions = {
   startToCloseTimeout: '30s',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 };
 

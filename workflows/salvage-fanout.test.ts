@@ -99,9 +99,12 @@ describe('salvageImage fan-out', () => {
         inventory(++locates === 1 ? ['node-a', 'node-b'] : ['node-a', 'node-b', 'node-c']),
       transferImage: async (i) => {
         if (i.candidates?.some((c) => c.node === 'node-b')) {
+          // Non-retryable as transferImage makes a failure other than an absent agent once the policy's
+          // attempts are used (activities/failures.ts limitRetries).
           throw ApplicationFailure.create({
             message: 'connection reset',
             type: 'TransientError',
+            nonRetryable: true,
             details: [{ source: 'node-b' }],
           });
         }

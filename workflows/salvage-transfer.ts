@@ -7,7 +7,7 @@ import type { SourceCandidate, SourceInventory, TransferResult } from '../activi
 import { canonicalName, parseImageReference, withDigest } from '../common/image-ref.js';
 import { rankSources } from '../common/source-choice.js';
 import { acts } from './acts.js';
-import { INVENTORY, transferOptions } from './activity-options.js';
+import { AGENT_CALL, INVENTORY, transferOptions } from './activity-options.js';
 import type { SalvageRun } from './salvage-run.js';
 
 /** A transfer that ended verified on the target. */
@@ -87,10 +87,11 @@ async function tryOne(
     candidates,
     target: targetAgent,
     maxImageSizeBytes,
+    attempts,
   });
   run.useSource(result.source);
   run.setPhase('Verifying');
-  const v = await acts(INVENTORY, `Verify ${input.digest.slice(0, 19)} on ${input.node}`).verifyImage({
+  const v = await acts(AGENT_CALL, `Verify ${input.digest.slice(0, 19)} on ${input.node}`).verifyImage({
     digest: input.digest,
     target: targetAgent,
   });

@@ -16,7 +16,7 @@ import {
   type ScanRow,
 } from '../common/last-copy.js';
 import { acts } from './acts.js';
-import { INVENTORY, KUBE, NON_RETRYABLE, PUSH } from './activity-options.js';
+import { INVENTORY, KUBE, LIVENESS_TIMEOUT, NON_RETRYABLE, PUSH } from './activity-options.js';
 import { messageOf } from './salvage-transfer.js';
 
 /** Counting asks every agent about every image: longer than a salvage's inventory on big clusters. */
@@ -24,8 +24,11 @@ const HOLDERS: ActivityOptions = { ...INVENTORY, startToCloseTimeout: '10m' };
 /** HEADs never fail for registry reasons (those are `unknown`); retries only cover the worker itself. */
 const REGISTRY_HEAD: ActivityOptions = {
   startToCloseTimeout: '5m',
+  heartbeatTimeout: LIVENESS_TIMEOUT,
   retry: { initialInterval: '1s', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 };
+/** Listing every running pod of a big cluster takes longer than a single-object call; it heartbeats. */
+const LIST_PODS: ActivityOptions = { ...KUBE, startToCloseTimeout: '2m', heartbeatTimeout: LIVENESS_TIMEOUT };
 /** A scan tries each holder in turn, so each push gets fewer attempts than a salvage's. */
 const SCAN_PUSH: ActivityOptions = { ...PUSH, retry: { ...PUSH.retry, maximumAttempts: 2 } };
 
@@ -143,7 +146,7 @@ export async function scanLastCopies(input: ScanInput = {}): Promise<ScanReport>
   const minCopies = input.minCopies ?? 1;
   const { workflowId } = workflowInfo();
   const where = input.namespace ? ` in ${input.namespace}` : '';
-  const survey = await acts(KUBE, `List images of running pods${where}`).listImagesInUse({
+  const survey = await acts(LIST_PODS, `List images of running pods${where}`).listImagesInUse({
     namespace: input.namespace,
   });
   const n = survey.images.length;
