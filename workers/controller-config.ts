@@ -2,10 +2,9 @@
  * Configuration of `tote controller`: flags (DESIGN §2) with `TOTE_*` environment fallbacks, validated once at
  * start. A bad value throws a {@link ConfigError} naming the flag and the accepted values.
  */
-import { accessSync, constants } from 'node:fs';
 import type { ConnectionOptions } from '@temporalio/client';
 import { SALVAGE_MODES, TASK_QUEUE, type SalvageMode } from '../common/names.js';
-import { temporalConnectionOptions } from '../infra/temporal.js';
+import { flagReader, LOG_LEVELS, temporalSection } from '../infra/flags.js';
 
 /** A configuration value that stops the process. */
 export class ConfigError extends Error {
@@ -144,103 +143,31 @@ export interface ControllerConfig {
   logLevel: string;
 }
 
-type Get = (k: ControllerFlag) => string | undefined;
-
-function bad(key: ControllerFlag, value: string, accepted: string): ConfigError {
-  return new ConfigError(
-    `${CONTROLLER_FLAGS[key].flag}: invalid value ${JSON.stringify(value)}; accepted: ${accepted}`,
-  );
-}
-
-function bool(key: ControllerFlag, value: string | undefined): boolean {
-  if (value === undefined || ['true', '1', 'yes'].includes(value)) return value !== undefined;
-  if (['false', '0', 'no'].includes(value)) return false;
-  throw bad(key, value, 'true or false');
-}
-
-function port(key: ControllerFlag, value: string): number {
-  const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw bad(key, value, 'a port from 1 to 65535');
-  return n;
-}
-
-function hostPort(key: ControllerFlag, value: string, example: string): { host: string; port: number } {
-  const i = value.lastIndexOf(':');
-  if (i < 0) throw bad(key, value, `[host]:port, e.g. ${example}`);
-  return { host: value.slice(0, i).replace(/^\[|\]$/g, ''), port: port(key, value.slice(i + 1)) };
-}
-
-function readable(key: ControllerFlag, value: string): string {
-  try {
-    accessSync(value, constants.R_OK);
-    return value;
-  } catch {
-    throw bad(key, value, 'a readable file');
-  }
-}
-
-function oneOf<T extends string>(key: ControllerFlag, value: string, allowed: readonly T[]): T {
-  const hit = allowed.find((a) => a === value);
-  if (!hit) throw bad(key, value, allowed.join(', '));
-  return hit;
-}
-
-function nonEmpty(key: ControllerFlag, value: string | undefined): string {
-  if (!value?.trim()) throw bad(key, value ?? '', 'a non-empty string');
-  return value.trim();
-}
-
-/** Temporal connection options through infra/temporal.ts (shared with the worker and the CLI). */
-function temporalConnection(get: Get, env: Record<string, string | undefined>): ConnectionOptions {
-  const fileOk = (k: ControllerFlag): string | undefined => {
-    const v = get(k);
-    return v === undefined ? undefined : readable(k, v);
-  };
-  try {
-    return temporalConnectionOptions({
-      address: get('temporalAddress') ?? '',
-      tls: bool('temporalTls', get('temporalTls')),
-      tlsCert: fileOk('temporalTlsCert'),
-      tlsKey: fileOk('temporalTlsKey'),
-      tlsCa: fileOk('temporalTlsCa'),
-      tlsServerName: get('temporalTlsServerName'),
-      apiKeyFile: fileOk('temporalApiKeyFile'),
-      apiKey: env.TOTE_TEMPORAL_API_KEY,
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    throw new ConfigError((err as Error).message);
-  }
-}
-
 /**
- * Validates the controller's flags, falling back to environment variables, then defaults. Throws a
- * {@link ConfigError} naming the flag and the accepted values at the first bad value.
+ * Validates the controller's flags, falling back to environment variables (an empty variable counts as unset), then
+ * defaults. Throws a {@link ConfigError} naming the flag and the accepted values at the first bad value.
  */
 export function parseControllerConfig(
   flags: RawControllerFlags,
   env: Record<string, string | undefined>,
 ): ControllerConfig {
-  const get: Get = (k) => {
-    // An empty variable counts as unset, as shells and Helm's `env:` lists produce them.
-    const v = flags[k] ?? (env[CONTROLLER_FLAGS[k].env] || undefined) ?? CONTROLLER_FLAGS[k].def;
-    return v === undefined ? undefined : String(v);
-  };
-  const kubeconfig = get('kubeconfig');
+  const f = flagReader<ControllerFlag>({
+    flags,
+    env,
+    spec: (k) => CONTROLLER_FLAGS[k],
+    error: (message) => new ConfigError(message),
+  });
+  const kubeconfig = f.readable('kubeconfig');
   return {
-    enabled: bool('enabled', get('enabled')),
-    mode: oneOf('mode', get('mode') ?? '', SALVAGE_MODES),
-    registryResolve: bool('registryResolve', get('registryResolve')),
-    registryResolveInsecure: bool('registryResolveInsecure', get('registryResolveInsecure')),
-    metrics: hostPort('metricsAddr', get('metricsAddr') ?? '', ':9090 or 127.0.0.1:9090'),
-    healthPort: port('healthPort', get('healthPort') ?? ''),
-    temporal: {
-      connection: temporalConnection(get, env),
-      namespace: nonEmpty('temporalNamespace', get('temporalNamespace')),
-      taskQueue: nonEmpty('taskQueue', get('taskQueue')),
-    },
-    ...(kubeconfig ? { kubeconfig: readable('kubeconfig', kubeconfig) } : {}),
-    jsonLog: bool('jsonLog', get('jsonLog')),
-    logLevel: oneOf('logLevel', get('logLevel') ?? '', ['trace', 'debug', 'info', 'warn', 'error']),
+    enabled: f.bool('enabled'),
+    mode: f.oneOf('mode', SALVAGE_MODES),
+    registryResolve: f.bool('registryResolve'),
+    registryResolveInsecure: f.bool('registryResolveInsecure'),
+    metrics: f.hostPort('metricsAddr'),
+    healthPort: f.port('healthPort'),
+    temporal: temporalSection(f, env),
+    ...(kubeconfig ? { kubeconfig } : {}),
+    jsonLog: f.bool('jsonLog'),
+    logLevel: f.oneOf('logLevel', LOG_LEVELS),
   };
 }

@@ -4,11 +4,16 @@
  * deploy/<release>-worker -- tote doctor`), it also inherits the worker's flags from the container's main
  * process (the chart passes them as arguments): a flag or variable given to doctor wins over an inherited one.
  */
-import { accessSync, constants } from 'node:fs';
-import { TASK_QUEUE } from '../common/names.js';
-import { temporalConnectionOptions, type TemporalConnectionOptions } from '../infra/temporal.js';
+import {
+  envNameOf,
+  flagReader,
+  temporalSection,
+  type FlagDef,
+  type FlagReader,
+  type TemporalSection,
+} from '../infra/flags.js';
 import type { AgentDialOptions } from './agent-port.js';
-import { parseDuration, WORKER_FLAGS } from './worker-config.js';
+import { WORKER_FLAGS } from './worker-config.js';
 
 /** A value that makes doctor's command line unusable (exit code 2). */
 export class DoctorConfigError extends Error {
@@ -37,11 +42,12 @@ const SHARED = [
   'temporalApiKeyFile',
 ] as const;
 
-type Flag = readonly [flag: string, def: string | undefined, help: string];
-
 /** Every doctor flag: the worker's connection flags, then doctor's own. */
-export const DOCTOR_FLAGS: Record<DoctorFlag, Flag> = {
-  ...(Object.fromEntries(SHARED.map((k) => [k, WORKER_FLAGS[k]])) as Record<(typeof SHARED)[number], Flag>),
+export const DOCTOR_FLAGS: Record<DoctorFlag, FlagDef> = {
+  ...(Object.fromEntries(SHARED.map((k) => [k, WORKER_FLAGS[k]])) as Record<
+    (typeof SHARED)[number],
+    FlagDef
+  >),
   agentHealthTemplate: [
     '--agent-health-template',
     undefined,
@@ -64,13 +70,13 @@ export type RawDoctorFlags = Partial<Record<DoctorFlag, string | boolean>>;
 
 /** The environment variable of a flag: `--agent-port` → `TOTE_AGENT_PORT`. */
 export function doctorEnvName(key: DoctorFlag): string {
-  return `TOTE_${DOCTOR_FLAGS[key][0].slice(2).replace(/-/g, '_').toUpperCase()}`;
+  return envNameOf(DOCTOR_FLAGS[key][0]);
 }
 
 /** Validated configuration. */
 export interface DoctorConfig {
   kubeconfig?: string;
-  temporal: { connection: TemporalConnectionOptions; namespace: string; taskQueue: string };
+  temporal: TemporalSection;
   agents: {
     namespace: string;
     selector: string;
@@ -107,57 +113,22 @@ export function inheritWorkerFlags(cmdline: string[]): RawDoctorFlags | undefine
   return out;
 }
 
-type Get = (k: DoctorFlag) => string | undefined;
+type Flags = FlagReader<DoctorFlag>;
 
-function bad(key: DoctorFlag, value: string, accepted: string): DoctorConfigError {
-  return new DoctorConfigError(
-    `${DOCTOR_FLAGS[key][0]}: invalid value ${JSON.stringify(value)}; accepted: ${accepted}`,
-  );
-}
-
-function bool(get: Get, key: DoctorFlag): boolean {
-  const v = get(key);
-  if (v === undefined || ['true', '1', 'yes'].includes(v)) return v !== undefined;
-  if (['false', '0', 'no'].includes(v)) return false;
-  throw bad(key, v, 'true or false');
-}
-
-function readable(get: Get, key: DoctorFlag): string | undefined {
-  const v = get(key);
-  if (v === undefined) return undefined;
-  try {
-    accessSync(v, constants.R_OK);
-    return v;
-  } catch {
-    throw bad(key, v, 'a readable file');
-  }
-}
-
-function template(get: Get, key: DoctorFlag, url: boolean): string | undefined {
-  const v = get(key);
+function template(f: Flags, key: DoctorFlag, url: boolean): string | undefined {
+  const v = f.get(key);
   if (v === undefined) return undefined;
   if (!/\{node(IP)?\}/.test(v) || (url && !/^https?:\/\/\S+$/.test(v))) {
-    throw bad(key, v, `${url ? 'an http(s) URL' : 'host:port'} containing {node} or {nodeIP}`);
+    throw f.bad(key, v, `${url ? 'an http(s) URL' : 'host:port'} containing {node} or {nodeIP}`);
   }
   return v;
 }
 
-function httpUrl(get: Get, key: DoctorFlag): string | undefined {
-  const v = get(key);
+function httpUrl(f: Flags, key: DoctorFlag): string | undefined {
+  const v = f.get(key);
   if (v !== undefined && !/^https?:\/\/\S+$/.test(v))
-    throw bad(key, v, 'an http(s) URL, e.g. http://10.0.0.5:8081/readyz');
+    throw f.bad(key, v, 'an http(s) URL, e.g. http://10.0.0.5:8081/readyz');
   return v;
-}
-
-function getter(
-  flags: RawDoctorFlags,
-  env: Record<string, string | undefined>,
-  inherited: RawDoctorFlags,
-): Get {
-  return (k) => {
-    const v = flags[k] ?? (env[doctorEnvName(k)] || undefined) ?? inherited[k] ?? DOCTOR_FLAGS[k][1];
-    return v === undefined ? undefined : String(v);
-  };
 }
 
 /** `o` without its undefined values (so optional fields stay absent, not undefined). */
@@ -167,49 +138,13 @@ function defined<T extends Record<string, string | undefined>>(o: T): Partial<Re
   >;
 }
 
-function agentPort(get: Get): number {
-  const v = get('agentPort') ?? '';
-  const port = /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!(port >= 1 && port <= 65535)) throw bad('agentPort', v, 'an integer from 1 to 65535');
-  return port;
-}
-
-function timeout(get: Get): number {
-  const v = get('timeout') ?? '';
-  const ms = parseDuration(v);
-  if (!ms) throw bad('timeout', v, 'a positive Go duration such as 5s, 1m');
-  return ms;
-}
-
-function agentDial(get: Get): AgentDialOptions | undefined {
-  const serverName = get('tlsServerName');
-  if (bool(get, 'insecurePlaintext')) return { insecure: true, serverName };
-  const [cert, key, ca] = [readable(get, 'tlsCert'), readable(get, 'tlsKey'), readable(get, 'tlsCa')];
+function agentDial(f: Flags): AgentDialOptions | undefined {
+  const serverName = f.get('tlsServerName');
+  if (f.bool('insecurePlaintext')) return { insecure: true, serverName };
+  const [cert, key, ca] = [f.readable('tlsCert'), f.readable('tlsKey'), f.readable('tlsCa')];
   if (!cert && !key && !ca) return undefined;
-  if (!cert || !key || !ca) throw new DoctorConfigError('--tls-cert, --tls-key and --tls-ca go together');
+  if (!cert || !key || !ca) throw f.error('--tls-cert, --tls-key and --tls-ca go together');
   return { tls: { cert, key, ca }, serverName };
-}
-
-function temporal(get: Get, env: Record<string, string | undefined>): DoctorConfig['temporal'] {
-  try {
-    const connection = temporalConnectionOptions({
-      address: get('temporalAddress') ?? '',
-      tls: bool(get, 'temporalTls'),
-      tlsCert: get('temporalTlsCert'),
-      tlsKey: get('temporalTlsKey'),
-      tlsCa: get('temporalTlsCa'),
-      tlsServerName: get('temporalTlsServerName'),
-      apiKeyFile: get('temporalApiKeyFile'),
-      apiKey: env.TOTE_TEMPORAL_API_KEY || undefined,
-    });
-    return {
-      connection,
-      namespace: get('temporalNamespace') ?? 'default',
-      taskQueue: get('taskQueue') ?? TASK_QUEUE,
-    };
-  } catch (err) {
-    throw new DoctorConfigError((err as Error).message);
-  }
 }
 
 /**
@@ -221,21 +156,27 @@ export function parseDoctorConfig(
   env: Record<string, string | undefined>,
   inherited: RawDoctorFlags = {},
 ): DoctorConfig {
-  const get = getter(flags, env, inherited);
+  const f = flagReader<DoctorFlag>({
+    flags,
+    env,
+    inherited,
+    spec: (k) => ({ flag: DOCTOR_FLAGS[k][0], def: DOCTOR_FLAGS[k][1] }),
+    error: (message) => new DoctorConfigError(message),
+  });
   return {
-    kubeconfig: readable(get, 'kubeconfig'),
-    temporal: temporal(get, env),
+    kubeconfig: f.readable('kubeconfig'),
+    temporal: temporalSection(f, env),
     agents: {
-      namespace: get('agentNamespace') ?? '',
-      selector: get('agentSelector') ?? '',
-      port: agentPort(get),
+      namespace: f.get('agentNamespace') ?? '',
+      selector: f.get('agentSelector') ?? '',
+      port: f.port('agentPort'),
       ...defined({
-        endpointTemplate: template(get, 'agentEndpointTemplate', false),
-        healthTemplate: template(get, 'agentHealthTemplate', true),
+        endpointTemplate: template(f, 'agentEndpointTemplate', false),
+        healthTemplate: template(f, 'agentHealthTemplate', true),
       }),
-      dial: agentDial(get),
+      dial: agentDial(f),
     },
-    ...defined({ controllerUrl: httpUrl(get, 'controllerUrl'), workerUrl: httpUrl(get, 'workerUrl') }),
-    timeoutMs: timeout(get),
+    ...defined({ controllerUrl: httpUrl(f, 'controllerUrl'), workerUrl: httpUrl(f, 'workerUrl') }),
+    timeoutMs: f.duration('timeout'),
   };
 }

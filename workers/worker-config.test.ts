@@ -1,4 +1,4 @@
-import { envName, parseDuration, parseWorkerConfig, WorkerConfigError } from './worker-config.js';
+import { envName, parseWorkerConfig, WorkerConfigError } from './worker-config.js';
 
 const dev = { insecurePlaintext: true } as const;
 
@@ -75,18 +75,6 @@ describe('parseWorkerConfig', () => {
   test('given neither agent TLS files nor plaintext, should refuse to start', () => {
     expect(() => parseWorkerConfig({}, {})).toThrow('--tls-cert, --tls-key and --tls-ca are required');
   });
-});
-
-test('parseDuration reads Go durations', () => {
-  expect(['168h', '1h30m', '500ms', '1.5s', '', '10', '5d'].map(parseDuration)).toEqual([
-    604_800_000,
-    5_400_000,
-    500,
-    1500,
-    undefined,
-    undefined,
-    undefined,
-  ]);
 });
 
 test('envName maps flags to TOTE_ variables', () => {

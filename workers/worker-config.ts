@@ -3,11 +3,18 @@
  * `TOTE_*` environment fallbacks, validated once at start. A bad value throws a {@link WorkerConfigError} naming
  * the flag and the accepted values.
  */
-import { accessSync, constants } from 'node:fs';
 import type { ActivityConfig } from '../activities/deps.js';
 import type { WebhookEvent } from '../activities/types.js';
 import { SALVAGE_MODES, TASK_QUEUE } from '../common/names.js';
-import { temporalConnectionOptions, type TemporalConnectionOptions } from '../infra/temporal.js';
+import {
+  envNameOf,
+  flagReader,
+  LOG_LEVELS,
+  temporalSection,
+  type FlagDef,
+  type FlagReader,
+  type TemporalSection,
+} from '../infra/flags.js';
 import type { AgentDialOptions } from './agent-port.js';
 import type { ScanScheduleConfig } from './scan-schedule.js';
 
@@ -15,8 +22,6 @@ import type { ScanScheduleConfig } from './scan-schedule.js';
 export class WorkerConfigError extends Error {
   override name = 'WorkerConfigError';
 }
-
-type Flag = readonly [flag: string, def: string | undefined, help: string];
 
 /** Every flag: name, default (undefined: optional) and help. The env fallback is `TOTE_` + SCREAMING_CASE. */
 export const WORKER_FLAGS = {
@@ -96,7 +101,7 @@ export const WORKER_FLAGS = {
   healthPort: ['--health-port', '8081', 'port of /healthz and /readyz'],
   jsonLog: ['--json-log', 'true', 'JSON log lines (false: human-readable)'],
   logLevel: ['--log-level', 'info', 'trace, debug, info, warn, error'],
-} as const satisfies Record<string, Flag>;
+} as const satisfies Record<string, FlagDef>;
 
 /** A flag's key (the camelCase commander gives it). */
 export type WorkerFlag = keyof typeof WORKER_FLAGS;
@@ -106,13 +111,13 @@ export type RawWorkerFlags = Partial<Record<WorkerFlag, string | boolean>>;
 
 /** The environment variable of a flag: `--max-image-size` → `TOTE_MAX_IMAGE_SIZE`. */
 export function envName(key: WorkerFlag): string {
-  return `TOTE_${WORKER_FLAGS[key][0].slice(2).replace(/-/g, '_').toUpperCase()}`;
+  return envNameOf(WORKER_FLAGS[key][0]);
 }
 
 /** Validated configuration of the worker process. */
 export interface WorkerConfig {
   activities: ActivityConfig;
-  temporal: { connection: TemporalConnectionOptions; namespace: string; taskQueue: string };
+  temporal: TemporalSection;
   agents: AgentDialOptions & { namespace: string; selector: string };
   maxConcurrentSalvages: number;
   maxUploadsPerSource: number;
@@ -127,106 +132,51 @@ export interface WorkerConfig {
   logLevel: string;
 }
 
-type Get = (k: WorkerFlag) => string | undefined;
+type Flags = FlagReader<WorkerFlag>;
 
-function bad(key: WorkerFlag, value: string, accepted: string): WorkerConfigError {
-  return new WorkerConfigError(
-    `${WORKER_FLAGS[key][0]}: invalid value ${JSON.stringify(value)}; accepted: ${accepted}`,
-  );
-}
-
-function bool(get: Get, key: WorkerFlag): boolean {
-  const v = get(key);
-  if (v === undefined || ['true', '1', 'yes'].includes(v)) return v !== undefined;
-  if (['false', '0', 'no'].includes(v)) return false;
-  throw bad(key, v, 'true or false');
-}
-
-function int(get: Get, key: WorkerFlag, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const v = get(key) ?? '';
-  const n = /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw bad(key, v, `an integer from ${min} to ${max}`);
-  return n;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Milliseconds of a Go-style duration (`168h`, `1h30m`, `500ms`). */
-export function parseDuration(value: string): number | undefined {
-  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value) return undefined;
-  return parts.reduce((ms, p) => ms + Number(p[1]) * (UNIT_MS[p[2] as string] ?? 0), 0);
-}
-
-function duration(get: Get, key: WorkerFlag): number {
-  const v = get(key) ?? '';
-  const ms = parseDuration(v);
-  if (ms === undefined || ms <= 0) throw bad(key, v, 'a positive Go duration such as 90s, 5m, 168h');
-  return ms;
-}
-
-function readable(get: Get, key: WorkerFlag): string | undefined {
-  const v = get(key);
-  if (v === undefined) return undefined;
-  try {
-    accessSync(v, constants.R_OK);
-    return v;
-  } catch {
-    throw bad(key, v, 'a readable file');
-  }
-}
-
-function hostPort(get: Get, key: WorkerFlag): { host: string; port: number } {
-  const v = get(key) ?? '';
-  const i = v.lastIndexOf(':');
-  const port = Number(v.slice(i + 1));
-  if (i < 0 || !/^\d+$/.test(v.slice(i + 1)) || port < 1 || port > 65535)
-    throw bad(key, v, '[host]:port, e.g. :9090');
-  return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port };
-}
-
-function webhook(get: Get, env: Record<string, string | undefined>): ActivityConfig['webhook'] {
-  const url = get('webhookUrl');
+function webhook(f: Flags, env: Record<string, string | undefined>): ActivityConfig['webhook'] {
+  const url = f.get('webhookUrl');
   if (!url) return undefined;
-  if (!/^https?:\/\/[^\s]+$/.test(url)) throw bad('webhookUrl', url, 'an http(s) URL');
+  if (!/^https?:\/\/[^\s]+$/.test(url)) throw f.bad('webhookUrl', url, 'an http(s) URL');
   const all: WebhookEvent[] = ['detected', 'salvaged', 'salvage_failed', 'pushed', 'push_failed'];
-  const events = (get('webhookEvents') ?? '')
+  const events = (f.get('webhookEvents') ?? '')
     .split(',')
     .map((e) => e.trim())
     .filter(Boolean);
-  for (const e of events) if (!all.includes(e as WebhookEvent)) throw bad('webhookEvents', e, all.join(', '));
-  const secret = get('webhookSecret') ?? (env.TOTE_WEBHOOK_SECRET || undefined);
-  return { url, events: events as WebhookEvent[], secret, timeoutMs: duration(get, 'webhookTimeout') };
+  for (const e of events)
+    if (!all.includes(e as WebhookEvent)) throw f.bad('webhookEvents', e, all.join(', '));
+  const secret = f.get('webhookSecret') ?? (env.TOTE_WEBHOOK_SECRET || undefined);
+  return { url, events: events as WebhookEvent[], secret, timeoutMs: f.duration('webhookTimeout') };
 }
 
-function backup(get: Get): ActivityConfig['backup'] {
-  const registry = get('backupRegistry');
+function backup(f: Flags): ActivityConfig['backup'] {
+  const registry = f.get('backupRegistry');
   if (!registry) return undefined;
   if (!/^[a-zA-Z0-9.-]+(:\d+)?(\/[a-z0-9._/-]+)?$/.test(registry)) {
-    throw bad('backupRegistry', registry, 'host[:port][/prefix], e.g. backup.example:5000/salvaged');
+    throw f.bad('backupRegistry', registry, 'host[:port][/prefix], e.g. backup.example:5000/salvaged');
   }
-  const s = get('backupRegistrySecret');
-  const [ns, name] = s?.includes('/') ? s.split('/', 2) : [get('agentNamespace'), s];
+  const s = f.get('backupRegistrySecret');
+  const [ns, name] = s?.includes('/') ? s.split('/', 2) : [f.get('agentNamespace'), s];
   return {
     registry,
-    insecure: bool(get, 'backupRegistryInsecure'),
+    insecure: f.bool('backupRegistryInsecure'),
     ...(s ? { secret: { namespace: ns ?? '', name: name ?? '' } } : {}),
   };
 }
 
-function scanSchedule(get: Get): ScanScheduleConfig | undefined {
-  if (get('scanInterval') === undefined) return undefined;
+function scanSchedule(f: Flags): ScanScheduleConfig | undefined {
+  if (f.get('scanInterval') === undefined) return undefined;
   return {
-    everyMs: duration(get, 'scanInterval'),
-    minCopies: int(get, 'scanMinCopies', 0, 1000),
-    registryInsecure: bool(get, 'scanRegistryInsecure'),
+    everyMs: f.duration('scanInterval'),
+    minCopies: f.int('scanMinCopies', 0, 1000),
+    registryInsecure: f.bool('scanRegistryInsecure'),
   };
 }
 
-function agentDial(get: Get): AgentDialOptions {
-  const serverName = get('tlsServerName');
-  if (bool(get, 'insecurePlaintext')) return { insecure: true, serverName };
-  const [cert, key, ca] = [readable(get, 'tlsCert'), readable(get, 'tlsKey'), readable(get, 'tlsCa')];
+function agentDial(f: Flags): AgentDialOptions {
+  const serverName = f.get('tlsServerName');
+  if (f.bool('insecurePlaintext')) return { insecure: true, serverName };
+  const [cert, key, ca] = [f.readable('tlsCert'), f.readable('tlsKey'), f.readable('tlsCa')];
   if (!cert || !key || !ca) {
     throw new WorkerConfigError(
       '--tls-cert, --tls-key and --tls-ca are required to reach the agents (or --insecure-plaintext for development)',
@@ -235,40 +185,18 @@ function agentDial(get: Get): AgentDialOptions {
   return { tls: { cert, key, ca }, serverName };
 }
 
-function agents(get: Get): WorkerConfig['agents'] & { discovery: ActivityConfig['agents'] } {
-  const template = get('agentEndpointTemplate');
+function agents(f: Flags): WorkerConfig['agents'] & { discovery: ActivityConfig['agents'] } {
+  const template = f.get('agentEndpointTemplate');
   if (template !== undefined && !/\{node(IP)?\}/.test(template)) {
-    throw bad('agentEndpointTemplate', template, 'host:port containing {node} or {nodeIP}');
+    throw f.bad('agentEndpointTemplate', template, 'host:port containing {node} or {nodeIP}');
   }
-  const port = int(get, 'agentPort', 1, 65535);
+  const port = f.port('agentPort');
   return {
-    namespace: get('agentNamespace') ?? '',
-    selector: get('agentSelector') ?? '',
+    namespace: f.get('agentNamespace') ?? '',
+    selector: f.get('agentSelector') ?? '',
     discovery: template ? { kind: 'template', template } : { kind: 'pods', port },
-    ...agentDial(get),
+    ...agentDial(f),
   };
-}
-
-function temporal(get: Get, env: Record<string, string | undefined>): WorkerConfig['temporal'] {
-  try {
-    const connection = temporalConnectionOptions({
-      address: get('temporalAddress') ?? '',
-      tls: bool(get, 'temporalTls'),
-      tlsCert: get('temporalTlsCert'),
-      tlsKey: get('temporalTlsKey'),
-      tlsCa: get('temporalTlsCa'),
-      tlsServerName: get('temporalTlsServerName'),
-      apiKeyFile: get('temporalApiKeyFile'),
-      apiKey: env.TOTE_TEMPORAL_API_KEY || undefined,
-    });
-    return {
-      connection,
-      namespace: get('temporalNamespace') ?? 'default',
-      taskQueue: get('taskQueue') ?? TASK_QUEUE,
-    };
-  } catch (err) {
-    throw new WorkerConfigError((err as Error).message);
-  }
 }
 
 /**
@@ -279,40 +207,38 @@ export function parseWorkerConfig(
   flags: RawWorkerFlags,
   env: Record<string, string | undefined>,
 ): WorkerConfig {
-  const get: Get = (k) => {
-    const v = flags[k] ?? (env[envName(k)] || undefined) ?? WORKER_FLAGS[k][1];
-    return v === undefined ? undefined : String(v);
-  };
-  const mode = SALVAGE_MODES.find((m) => m === get('mode'));
-  if (!mode) throw bad('mode', get('mode') ?? '', SALVAGE_MODES.join(', '));
-  const { discovery, ...agentDial } = agents(get);
-  const logLevel = get('logLevel') ?? 'info';
-  if (!['trace', 'debug', 'info', 'warn', 'error'].includes(logLevel))
-    throw bad('logLevel', logLevel, 'trace, debug, info, warn, error');
+  const f = flagReader<WorkerFlag>({
+    flags,
+    env,
+    spec: (k) => ({ flag: WORKER_FLAGS[k][0], def: WORKER_FLAGS[k][1] }),
+    error: (message) => new WorkerConfigError(message),
+  });
+  const mode = f.oneOf('mode', SALVAGE_MODES);
+  const { discovery, ...agentDial } = agents(f);
   return {
     activities: {
       mode,
-      maxImageSizeBytes: int(get, 'maxImageSize', 0),
-      approveTimeoutMs: duration(get, 'approveTimeout'),
-      transferAttempts: int(get, 'transferAttempts', 1, 100),
-      sessionTtlSeconds: Math.ceil(duration(get, 'sessionTtl') / 1000),
-      salvageRecordTtlSeconds: Math.ceil(duration(get, 'salvagerecordTtl') / 1000),
+      maxImageSizeBytes: f.int('maxImageSize', 0),
+      approveTimeoutMs: f.duration('approveTimeout'),
+      transferAttempts: f.int('transferAttempts', 1, 100),
+      sessionTtlSeconds: Math.ceil(f.duration('sessionTtl') / 1000),
+      salvageRecordTtlSeconds: Math.ceil(f.duration('salvagerecordTtl') / 1000),
       agents: discovery,
-      backup: backup(get),
-      webhook: webhook(get, env),
-      registryResolve: bool(get, 'registryResolve'),
+      backup: backup(f),
+      webhook: webhook(f, env),
+      registryResolve: f.bool('registryResolve'),
     },
-    temporal: temporal(get, env),
+    temporal: temporalSection(f, env),
     agents: agentDial,
-    maxConcurrentSalvages: int(get, 'maxConcurrentSalvages', 0, 1000),
-    maxUploadsPerSource: int(get, 'maxUploadsPerSource', 0, 1000),
-    reapIntervalMs: duration(get, 'reapInterval'),
-    scan: scanSchedule(get),
-    registryResolveInsecure: bool(get, 'registryResolveInsecure'),
-    kubeconfig: readable(get, 'kubeconfig'),
-    metrics: hostPort(get, 'metricsAddr'),
-    healthPort: int(get, 'healthPort', 1, 65535),
-    jsonLog: bool(get, 'jsonLog'),
-    logLevel,
+    maxConcurrentSalvages: f.int('maxConcurrentSalvages', 0, 1000),
+    maxUploadsPerSource: f.int('maxUploadsPerSource', 0, 1000),
+    reapIntervalMs: f.duration('reapInterval'),
+    scan: scanSchedule(f),
+    registryResolveInsecure: f.bool('registryResolveInsecure'),
+    kubeconfig: f.readable('kubeconfig'),
+    metrics: f.hostPort('metricsAddr'),
+    healthPort: f.port('healthPort'),
+    jsonLog: f.bool('jsonLog'),
+    logLevel: f.oneOf('logLevel', LOG_LEVELS),
   };
 }
