@@ -82,6 +82,29 @@ test('an aborted wait rejects and returns its bytes to the bucket', async () => 
   await expect(rl.take(1, AbortSignal.abort())).rejects.toThrow();
 });
 
+test('a refund after a long aborted wait never fills the bucket beyond the burst', async () => {
+  let clock = 0;
+  const waits: number[] = [];
+  const sleep = (ms: number, signal?: AbortSignal): Promise<void> => {
+    waits.push(ms);
+    if (!signal) return Promise.resolve();
+    return new Promise((_resolve, reject) =>
+      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+    );
+  };
+  const rl = new RateLimiter({ bytesPerSecond: 1000, burst: 100, now: () => clock, sleep });
+  await rl.take(100);
+  const ac = new AbortController();
+  const waiting = rl.take(500, ac.signal);
+  clock = 400; // 400 of the 500 bytes paid for; another stream takes 1 byte, then the first caller goes away
+  await rl.take(1);
+  ac.abort(new Error('gone'));
+  await expect(waiting).rejects.toThrow('gone');
+  await rl.take(100); // the burst, at once
+  await rl.take(1); // and no more than the burst
+  expect(waits).toEqual([500, 101, 1]);
+});
+
 test('the real clock: a wait can be aborted', async () => {
   const rl = new RateLimiter({ bytesPerSecond: 1, burst: 1 });
   await rl.take(1);

@@ -66,7 +66,8 @@ export class RateLimiter {
     } catch (err) {
       // Not sent: later callers may use these bytes (their own waits were computed with them spent, so they
       // only ever wait longer than needed, never shorter).
-      this.tokens += bytes;
+      this.refill();
+      this.tokens = Math.min(this.burst, this.tokens + bytes);
       throw err;
     }
     this.onThrottle?.(ms / 1000);
