@@ -41,7 +41,7 @@ const hasImage: UnaryMethod<HasImageRequest, HasImageResponse> = {
   async handle(req, ctx) {
     seen.ctx = ctx;
     if (req.digest === 'missing')
-      throw Object.assign(new Error('no such image: ünïcode 100%'), { code: status.NOT_FOUND });
+      throw Object.assign(new Error('no such image: ünïcode 100% '), { code: status.NOT_FOUND });
     if (req.digest === 'crash') throw new Error('boom');
     if (req.digest === 'slow') {
       await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
@@ -143,6 +143,7 @@ test('an unknown method is UNIMPLEMENTED and the server keeps serving', async ()
 test('a request over the size limit is RESOURCE_EXHAUSTED', async () => {
   const err = await rejection(unary({ digest: 'x'.repeat(8192) }));
   expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+  expect(err.details).toMatch(/larger than max/);
 });
 
 test("the client's deadline aborts the handler and ends the call DEADLINE_EXCEEDED", async () => {

@@ -130,7 +130,10 @@ async function readRequest(stream: ServerHttp2Stream, max: number, signal: Abort
   for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     total += chunk.length;
     if (total > max + GRPC_PREFIX_BYTES)
-      throw new CallFailure(status.RESOURCE_EXHAUSTED, `request larger than ${max} bytes`);
+      throw new CallFailure(
+        status.RESOURCE_EXHAUSTED,
+        `received message larger than max (over ${max} bytes)`,
+      );
     chunks.push(chunk);
     if (signal.aborted) break;
   }
@@ -182,7 +185,9 @@ class Call {
     if (!this.open) return;
     this.finished = true;
     const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(code) };
-    if (details) trailers['grpc-message'] = encodeGrpcMessage(details.slice(0, 4096));
+    // Trimmed: HTTP/2 refuses a header value that starts or ends with whitespace (the header would be lost).
+    const message = details.slice(0, 4096).trim();
+    if (message) trailers['grpc-message'] = encodeGrpcMessage(message);
     if (!this.headersSent) {
       // Trailers-Only: the status travels in the one HEADERS frame.
       this.stream.respond(
