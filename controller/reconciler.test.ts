@@ -51,6 +51,8 @@ function setup(
     enabled?: boolean;
     remote?: (ref: string) => Promise<RemoteResolveResult>;
     failStarts?: number;
+    /** Starts answered "cooling down" (the last run failed too recently) before they go through. */
+    deferStarts?: number;
   } = {},
 ) {
   const pods = new Map<string, Pod>();
@@ -67,6 +69,8 @@ function setup(
   const counts: Record<string, number> = {};
   const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
   let failStarts = opts.failStarts ?? 0;
+  let deferStarts = opts.deferStarts ?? 0;
+  let startCalls = 0;
   const deps: ReconcilerDeps = {
     pods: { get: (k) => pods.get(k), values: () => pods.values() },
     namespaces: { get: (n) => namespaces.get(n) },
@@ -81,7 +85,14 @@ function setup(
     },
     starter: {
       startSalvage: async (input) => {
+        startCalls++;
         if (failStarts-- > 0) throw new Error('temporal unavailable');
+        if (deferStarts-- > 0)
+          return {
+            workflowId: `salvage/${input.digest}/${input.node}`,
+            lastStatus: 'FAILED',
+            retryInMs: 60_000,
+          };
         salvages.push(input);
         return `salvage/${input.digest}/${input.node}`;
       },
@@ -109,7 +120,10 @@ function setup(
     r.enqueue(pod);
     await r.idle();
   };
-  return { r, pods, namespaces, nodes, owners, salvages, cleanups, events, counts, put };
+  return {
+    ...{ r, pods, namespaces, nodes, owners, salvages, cleanups, events, counts, put },
+    startCalls: () => startCalls,
+  };
 }
 
 test('given an opted-in pod pulling a digest reference, one salvage starts however often it is seen', async () => {
@@ -281,4 +295,24 @@ test('given a pod deleted and recreated under the same name, the new pod is hand
   await t.put(failingPod({ uid: 'uid-new', annotations: OPT_IN }));
   expect(t.salvages.map((s) => s.pod.uid)).toEqual(['uid-1', 'uid-new']);
   await t.r.stop();
+});
+
+test('given a salvage whose last run failed too recently, the start is held back until a resync after the cool-down', async () => {
+  const t = setup({ deferStarts: 2 });
+  const pod = failingPod({ annotations: OPT_IN });
+  await t.put(pod);
+  expect(t.salvages).toEqual([]);
+  expect(t.counts['start:salvageImage:deferred']).toBe(1);
+  // The detection stays unhandled: each resync asks again (the starter decides whether the cool-down is over).
+  t.r.resync();
+  await t.r.idle();
+  expect(t.salvages).toEqual([]);
+  t.r.resync();
+  await t.r.idle();
+  expect(t.salvages.map((s) => s.node)).toEqual(['node-a']);
+  expect(t.counts['start:salvageImage:ok']).toBe(1);
+  // Started: later resyncs and updates leave it alone.
+  t.r.resync();
+  await t.put(pod);
+  expect(t.startCalls()).toBe(3);
 });

@@ -17,11 +17,11 @@ import {
 } from './opt-in.js';
 import { RemoteCache } from './remote-cache.js';
 import { resolveLocally, type NodeImages, type RemoteResolver } from './resolve.js';
-import type { ControllerMetrics, WorkflowStarter } from './ports.js';
+import type { ControllerMetrics, DeferredStart, WorkflowStarter } from './ports.js';
 import type { Namespace, OwnerObject, Pod } from './types.js';
 import { WorkQueue } from './work-queue.js';
 
-export type { ControllerMetrics, WorkflowStarter } from './ports.js';
+export type { ControllerMetrics, DeferredStart, WorkflowStarter } from './ports.js';
 
 /** Everything the reconciler reads and calls. */
 export interface ReconcilerDeps {
@@ -53,6 +53,8 @@ interface PodMemo {
   warned: Set<string>;
   /** Why the pod was last left alone, so `ignored` counts changes, not every update. */
   ignoredWhy?: string;
+  /** Workflow ids whose start was held back by the cool-down (logged once). */
+  deferred: Set<string>;
 }
 
 /** `namespace/name`, the informer and queue key of a pod. */
@@ -123,7 +125,7 @@ export class Reconciler {
     const uid = pod.metadata?.uid ?? '';
     let memo = this.memos.get(key);
     if (!memo || memo.uid !== uid) {
-      memo = { uid, counted: new Set(), handled: new Set(), warned: new Set() };
+      memo = { uid, counted: new Set(), handled: new Set(), warned: new Set(), deferred: new Set() };
       this.memos.set(key, memo);
     }
     return memo;
@@ -220,8 +222,7 @@ export class Reconciler {
       memo.handled.add(id);
       return;
     }
-    await this.start(pod, f, plan, digest);
-    memo.handled.add(id);
+    if (await this.start(pod, f, { plan, digest, memo })) memo.handled.add(id);
   }
 
   /** The digest; undefined while a remote resolution is pending, null when none exists (already reported). */
@@ -260,7 +261,15 @@ export class Reconciler {
     return null;
   }
 
-  private async start(pod: Pod, f: DetectedFailure, plan: ActionPlan, digest: string): Promise<void> {
+  /**
+   * Starts or joins the workflow; false when the start is held back by the cool-down after a failed salvage
+   * (the detection stays unhandled, so a later resync asks again once the cool-down is over).
+   */
+  private async start(
+    pod: Pod,
+    f: DetectedFailure,
+    { plan, digest, memo }: { plan: ActionPlan; digest: string; memo: PodMemo },
+  ): Promise<boolean> {
     const ref = {
       namespace: pod.metadata?.namespace ?? '',
       name: pod.metadata?.name ?? '',
@@ -273,14 +282,30 @@ export class Reconciler {
         plan.action === 'cleanup'
           ? await this.deps.starter.startCleanup({ ...base, message: f.message })
           : await this.deps.starter.startSalvage({ ...base, container: f.container, reason: f.reason });
+      if (typeof workflowId !== 'string') {
+        this.deferred(pod, memo, workflowId);
+        return false;
+      }
       this.deps.metrics.workflowStart(workflow, 'ok');
       this.deps.logger.info(
         { workflowId, pod: podKey(pod), container: f.container, digest },
         'workflow started or joined',
       );
+      return true;
     } catch (err) {
       this.deps.metrics.workflowStart(workflow, 'error');
       throw new Error(`start ${workflow} for ${podKey(pod)}`, { cause: err });
     }
+  }
+
+  /** Counts and logs (once per pod and workflow) a start held back by the cool-down. */
+  private deferred(pod: Pod, memo: PodMemo, d: DeferredStart): void {
+    this.deps.metrics.workflowStart('salvageImage', 'deferred');
+    if (memo.deferred.has(d.workflowId)) return;
+    memo.deferred.add(d.workflowId);
+    this.deps.logger.info(
+      { workflowId: d.workflowId, pod: podKey(pod), lastStatus: d.lastStatus, retryInMs: d.retryInMs },
+      'salvage not restarted: its last run ended without success too recently (cool-down)',
+    );
   }
 }

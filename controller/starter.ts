@@ -2,19 +2,57 @@
  * The reconciler's Temporal side: starts (or joins) workflows with the options of workflows/start-options.ts and
  * waits for `resolveImage`. Only types come from the workflow modules, so no workflow code loads in the controller.
  */
-import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { cleanupCorruptImage, resolveImage, salvageImage } from '../workflows/index.js';
 import { cleanupStartOptions, resolveStartOptions, salvageStartOptions } from '../workflows/start-options.js';
-import type { WorkflowStarter } from './reconciler.js';
+import { cooldownLeft, FAILED_SALVAGE_COOLDOWN_MS } from './cooldown.js';
+import type { DeferredStart, WorkflowStarter } from './ports.js';
 import type { RemoteResolveResult, RemoteResolver } from './resolve.js';
 
-/** Starts `salvageImage` / `cleanupCorruptImage` on `taskQueue`; resolves with the workflow id. */
-export function temporalStarter(client: Client, taskQueue: string): WorkflowStarter {
+/** Options of {@link temporalStarter}. */
+export interface StarterOptions {
+  /** Cool-down after a salvage run that ended without success (controller/cooldown.ts). @default 10 min */
+  failedCooldownMs?: number;
+  /** @default () => new Date() */
+  now?: () => Date;
+}
+
+/**
+ * Starts `salvageImage` / `cleanupCorruptImage` on `taskQueue`; resolves with the workflow id. A salvage start
+ * first refuses to reuse a closed id (REJECT_DUPLICATE; a running one is joined through USE_EXISTING); only when
+ * one is closed does it read the last run, and it starts a new one unless that run ended without success less
+ * than the cool-down ago (docs/adr/0007-failed-salvage-cooldown.md).
+ */
+export function temporalStarter(
+  client: Client,
+  taskQueue: string,
+  opts: StarterOptions = {},
+): WorkflowStarter {
+  const cooldownMs = opts.failedCooldownMs ?? FAILED_SALVAGE_COOLDOWN_MS;
+  const now = opts.now ?? ((): Date => new Date());
   return {
-    async startSalvage(input) {
+    async startSalvage(input): Promise<string | DeferredStart> {
       const opts = salvageStartOptions(input, taskQueue);
-      await client.workflow.start<typeof salvageImage>('salvageImage', opts);
-      return opts.workflowId;
+      const { workflowId } = opts;
+      try {
+        await client.workflow.start<typeof salvageImage>('salvageImage', {
+          ...opts,
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        });
+        return workflowId;
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      const d = await client.workflow.getHandle(workflowId).describe();
+      const last = { status: d.status.name, closeTime: d.closeTime };
+      const retryInMs = cooldownLeft(last, now(), cooldownMs);
+      if (retryInMs > 0) return { workflowId, lastStatus: last.status, retryInMs };
+      // Closed long enough ago (or completed): a new run. Another replica may do the same: USE_EXISTING joins.
+      await client.workflow.start<typeof salvageImage>('salvageImage', {
+        ...opts,
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
+      return workflowId;
     },
     async startCleanup(input) {
       const opts = cleanupStartOptions(input, taskQueue);
