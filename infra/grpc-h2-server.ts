@@ -23,7 +23,7 @@ import http2, {
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { status } from '@grpc/grpc-js';
-import { GRPC_PREFIX_BYTES } from '../common/wire.js';
+import { GRPC_PREFIX_BYTES, writeGrpcPrefix } from '../common/wire.js';
 
 /** What a handler knows about its call. */
 export interface RpcContext {
@@ -109,8 +109,7 @@ export function parseGrpcTimeout(v: string | undefined): number | undefined {
 /** The 5-byte gRPC prefix of an uncompressed message of `n` bytes. */
 function prefix(n: number): Buffer {
   const p = Buffer.allocUnsafe(GRPC_PREFIX_BYTES);
-  p[0] = 0;
-  p.writeUInt32BE(n, 1);
+  writeGrpcPrefix(p, n);
   return p;
 }
 
