@@ -9,6 +9,7 @@ import { AgentClient } from '../../infra/agent-client.js';
 import type { ImportFromResponse } from '../../proto/gen/tote/v1/agent.js';
 import { startContainerdNode, type ContainerdNode } from '../harness/containerd.js';
 import { createCA, issueCert, type CA, type CertFiles } from '../harness/pki.js';
+import { agentNodeFlags } from '../harness/agent-node-flags.js';
 import { freePort, waitFor } from '../harness/ports.js';
 import type { Managed, Run } from '../harness/run.js';
 
@@ -96,8 +97,7 @@ async function startNode(
       node.managed = run.spawn({
         name: `agent-${name}-${randomBytes(2).toString('hex')}`,
         cmd: process.execPath,
-        // TOTE_AGENT_NODE_ARGS: extra node flags for the agents (e.g. `--cpu-prof` when profiling a benchmark).
-        args: [...(process.env.TOTE_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...args],
+        args: [...agentNodeFlags(), ...args],
         cwd: process.cwd(),
         env: opts.env?.[name],
       });

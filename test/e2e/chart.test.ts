@@ -342,6 +342,15 @@ describe('helm template matrix', () => {
     );
   });
 
+  test("the agent should run node with the chart's node flags before the image's script", async () => {
+    const spec = podSpec(find(await render('node-flags', {}), 'DaemonSet', 'tote-agent'));
+    expect(spec?.containers[0]?.command).toEqual(['node', '--initial-old-space-size=64', 'bin/tote.js']);
+    const custom = podSpec(
+      find(await render('node-flags-none', { agent: { nodeFlags: [] } }), 'DaemonSet', 'tote-agent'),
+    );
+    expect(custom?.containers[0]?.command).toEqual(['node', 'bin/tote.js']);
+  });
+
   test('given approve mode and the kill switch off, the controller should get both flags', async () => {
     const objs = await render('mode', { mode: 'approve', enabled: false });
     expect(args(objs, 'Deployment', 'tote-controller')).toEqual(

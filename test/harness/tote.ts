@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { agentNodeFlags } from './agent-node-flags.js';
 import { createCA, issueCert, type CA, type CertFiles } from './pki.js';
 import { freePort, waitFor } from './ports.js';
 import type { Managed } from './run.js';
@@ -129,7 +130,7 @@ export async function startAgents(
         agent.managed = sb.run.spawn({
           name: `agent-${node.name}`,
           cmd: process.execPath,
-          args: [...args, ...extra],
+          args: [...agentNodeFlags(), ...args, ...extra],
         });
         await waitFor(`agent ${node.name} ready at ${healthUrl}`, async () => {
           if (agent.managed.child.exitCode !== null)
