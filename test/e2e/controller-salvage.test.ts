@@ -167,3 +167,25 @@ test('given a tag only an agent knows (not in Node.status.images), resolveImage 
   const result = await salvageResult(`salvage/${img.digest}/node-2`);
   expect(result.outcome).toBe('salvaged');
 }, 300_000);
+
+test('given a salvage that failed, a restarted controller does not start it again during the cool-down (ADR 0007)', async () => {
+  // A digest no node holds and kubelet reports nowhere: the salvage fails at once with NoSourceNode.
+  const digest = `sha256:${Buffer.from(`gone-${Date.now()}`).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+  await failingDeployment('gone', `registry.invalid/tote/gone@${digest}`);
+  const workflowId = `salvage/${digest}/node-2`;
+  await expect(salvageResult(workflowId)).rejects.toThrow();
+  const deferred = { workflow: 'salvageImage', result: 'deferred' };
+
+  // A crash and restart: the new process has no memory of the detection and sees the pod still failing.
+  await controller.kill();
+  await controller.start();
+  await waitFor(
+    'the restarted controller to hold the start back',
+    async () => (await controller.metric('tote_controller_workflow_starts_total', deferred)) >= 1,
+    120_000,
+  );
+
+  let runs = 0;
+  for await (const _ of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs++;
+  expect(runs).toBe(1);
+}, 300_000);
