@@ -4,7 +4,7 @@
  * 5-byte prefix; serving blob bytes (ReadBlob, hundreds of MiB per transfer) that way cost a source agent more
  * CPU in copies and garbage collection than reading the blob from containerd. Here a method may answer with
  * {@link EncodedMessage}s: pieces (a small header, then views of the bytes containerd sent) written one after
- * the other, never copied. See docs/adr/0007-grpc-data-path-on-node-http2.md.
+ * the other, never copied. See docs/adr/0008-agent-data-path-on-node-http2.md.
  *
  * Wire format: gRPC over HTTP/2 (PROTOCOL-HTTP2.md): POST, `content-type: application/grpc`, length-prefixed
  * messages, `grpc-status` / `grpc-message` in trailers (or alone in the headers: "Trailers-Only"). Deadlines
