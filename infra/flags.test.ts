@@ -4,7 +4,10 @@ import path from 'node:path';
 import {
   envNameOf,
   flagReader,
+  MIN_RATE,
   parseDuration,
+  parseRate,
+  parseSize,
   temporalSection,
   type FlagSource,
   type TemporalFlag,
@@ -99,6 +102,19 @@ describe('flagReader', () => {
     ['hostPort', { addr: 'h:0' }, '--addr: invalid value "h:0"'],
     ['oneOf', { level: 'loud' }, '--level: invalid value "loud"; accepted: debug, info'],
     ['nonEmpty', { name: ' ' }, '--name: invalid value " "; accepted: a non-empty string'],
+    [
+      'size',
+      { chunk: '1Gi' },
+      '--chunk: invalid value "1Gi"; accepted: a size from 4096 to 8388608 bytes, e.g. 512Mi, 10Gi',
+    ],
+    ['size', { chunk: '10 GB' }, '--chunk: invalid value "10 GB"; accepted: a size from'],
+    ['size', { chunk: '1Ki' }, '--chunk: invalid value "1Ki"'],
+    ['rate', { rate: '-1' }, '--rate: invalid value "-1"; accepted: bytes per second as a size'],
+    ['rate', { rate: '64MB/s' }, '--rate: invalid value "64MB/s"'],
+    ['rate', { rate: '1.5Mi' }, '--rate: invalid value "1.5Mi"'],
+    ['rate', { rate: '1023' }, '--rate: invalid value "1023"; accepted: bytes per second as a size'],
+    ['rate', { rate: '2Pi' }, '--rate: invalid value "2Pi"'],
+    ['rate', { rate: '2Ti/s' }, '--rate: invalid value "2Ti/s"'],
   ] as const)(
     'given a bad value for %s, should throw the command error naming the flag',
     (kind, flags, message) => {
@@ -107,12 +123,25 @@ describe('flagReader', () => {
         const key = Object.keys(flags)[0] ?? '';
         if (kind === 'int') return r.int(key, 0, 10);
         if (kind === 'oneOf') return r.oneOf(key, ['debug', 'info']);
+        if (kind === 'size') return r.size(key, 4096, 8 << 20);
+        if (kind === 'rate') return r.rate(key, 1024 ** 4);
         return r[kind](key);
       };
       expect(read).toThrow(TestFlagError);
       expect(read).toThrow(message);
     },
   );
+
+  test('given sizes and rates, should read them as bytes (per second) with K M G T Ki Mi Gi Ti units', () => {
+    expect(reader({ chunk: '256Ki' }).size('chunk', 4096, 8 << 20)).toBe(256 * 1024);
+    expect(reader({}, { TOTE_CHUNK: '1M' }).size('chunk', 1)).toBe(1e6);
+    expect(reader({ rate: '64Mi' }).rate('rate')).toBe(64 * 1024 ** 2);
+    expect(reader({ rate: '64Mi/s' }).rate('rate')).toBe(64 * 1024 ** 2);
+    expect(reader({ rate: '0' }).rate('rate')).toBe(0);
+    expect(reader({ rate: String(MIN_RATE) }).rate('rate')).toBe(1024);
+    // An empty variable is unset: the rate has no default here, so it is missing, not unlimited.
+    expect(() => reader({}, { TOTE_RATE: '' }).rate('rate')).toThrow('--rate: invalid value ""');
+  });
 });
 
 describe('temporalSection', () => {
@@ -180,4 +209,33 @@ test('parseDuration reads Go durations and nothing else', () => {
 test('envNameOf maps a flag to its TOTE_ variable', () => {
   expect(envNameOf('--max-image-size')).toBe('TOTE_MAX_IMAGE_SIZE');
   expect(envNameOf('--temporal-api-key-file')).toBe('TOTE_TEMPORAL_API_KEY_FILE');
+});
+
+test('parseSize and parseRate read whole sizes in SI and binary units, rates with an optional /s', () => {
+  expect(
+    ['4Ki', '2M', '123', '10Gi', ' 1Ti ', '1.5Mi', '10 GB', '1P', '-1', '', 'Mi'].map(parseSize),
+  ).toEqual([
+    4096,
+    2e6,
+    123,
+    10 * 1024 ** 3,
+    1024 ** 4,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  expect(parseSize('99999999999999999999')).toBeUndefined();
+  expect(['64Mi', '64Mi/s', '100M/s', '0', '0/s', '64MB/s', '/s', '1Mi/m'].map(parseRate)).toEqual([
+    64 * 1024 ** 2,
+    64 * 1024 ** 2,
+    100e6,
+    0,
+    0,
+    undefined,
+    undefined,
+    undefined,
+  ]);
 });

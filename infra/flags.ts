@@ -2,7 +2,8 @@
  * Flag values of the tote commands, read and validated in one way: a flag, else its `TOTE_*` variable (an empty
  * variable counts as unset, as shells and Helm's `env:` lists produce them), else an inherited value (doctor),
  * else the default. Every bad value throws the command's own error class with a message naming the flag and what
- * it accepts: `--max-image-size: invalid value "-1"; accepted: an integer from 0 to …`.
+ * it accepts: `--max-image-size: invalid value "-1"; accepted: an integer from 0 to …`. Sizes and rates are written
+ * the Kubernetes way (`1Mi`, `10Gi`, `64Mi/s`).
  */
 import { accessSync, constants } from 'node:fs';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from './temporal.js';
@@ -26,6 +27,36 @@ export function parseDuration(value: string): number | undefined {
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== value) return undefined;
   return parts.reduce((ms, p) => ms + Number(p[1]) * (UNIT_MS[p[2] as string] ?? 0), 0);
 }
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+};
+
+/**
+ * Bytes of a size written the Kubernetes way (`512Mi`, `10Gi`, `1G`, `1048576`; units K M G T Ki Mi Gi Ti, whole
+ * numbers only; surrounding blanks ignored); undefined when it is not one or exceeds a safe integer.
+ */
+export function parseSize(value: string): number | undefined {
+  const m = /^(\d+)(|K|M|G|T|Ki|Mi|Gi|Ti)$/.exec(value.trim());
+  const n = m ? Number(m[1]) * (SIZE_UNITS[m[2] ?? ''] ?? NaN) : NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** Bytes per second of a rate written as a size, `/s` allowed (`64Mi` and `64Mi/s` are 64 MiB/s); else undefined. */
+export function parseRate(value: string): number | undefined {
+  return parseSize(value.trim().replace(/\/s$/, ''));
+}
+
+/** The smallest non-zero rate {@link FlagReader.rate} accepts: anything slower stalls transfers and is a typo. */
+export const MIN_RATE = 1024;
 
 /** Where a command's flag values come from and how its errors look. */
 export interface FlagSource<K extends string> {
@@ -64,6 +95,13 @@ export interface FlagReader<K extends string> {
   oneOf<T extends string>(key: K, allowed: readonly T[]): T;
   /** A non-blank string, trimmed. */
   nonEmpty(key: K): string;
+  /** Bytes of a size ({@link parseSize}: `512Mi`, `10Gi`, `1G`, `1048576`) within [min, max]. */
+  size(key: K, min: number, max?: number): number;
+  /**
+   * Bytes per second of a rate ({@link parseRate}: `64Mi`, `64Mi/s`) up to max; 0 means unlimited, and a non-zero
+   * rate below {@link MIN_RATE} is refused.
+   */
+  rate(key: K, max?: number): number;
 }
 
 /** The reader of one command's flags. */
@@ -129,6 +167,22 @@ export function flagReader<K extends string>(src: FlagSource<K>): FlagReader<K> 
       const v = r.get(k) ?? '';
       if (!v.trim()) throw r.bad(k, v, 'a non-empty string');
       return v.trim();
+    },
+    size: (k, min, max = Number.MAX_SAFE_INTEGER) => {
+      const v = r.get(k) ?? '';
+      const n = parseSize(v);
+      if (n === undefined || n < min || n > max) {
+        throw r.bad(k, v, `a size from ${min} to ${max} bytes, e.g. 512Mi, 10Gi (units K M G T Ki Mi Gi Ti)`);
+      }
+      return n;
+    },
+    rate: (k, max = Number.MAX_SAFE_INTEGER) => {
+      const v = r.get(k) ?? '';
+      const n = parseRate(v);
+      if (n === undefined || n > max || (n > 0 && n < MIN_RATE)) {
+        throw r.bad(k, v, 'bytes per second as a size, e.g. 64Mi or 100M/s (0: unlimited; at least 1Ki)');
+      }
+      return n;
     },
   };
   return r;
