@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ConfigError, parseAgentConfig, parseSize } from './agent-config.js';
 
 const base = { nodeName: 'node-a', insecureDev: true };
@@ -47,6 +50,43 @@ test.each([
   expect(() => parseAgentConfig({ ...base, ...flags }, {})).toThrow(flag);
 });
 
+test("an empty TOTE_* variable counts as unset: the flag's default applies (as Helm env lists produce them)", () => {
+  const empty = {
+    TOTE_GRPC_PORT: '',
+    TOTE_CHUNK_SIZE: '',
+    TOTE_MAX_UPLOAD_RATE: '',
+    TOTE_JSON_LOG: '',
+    TOTE_INSECURE_DEV: '',
+    TOTE_BIND_ADDRESS: '',
+    TOTE_TLS_CERT: '',
+  };
+  expect(parseAgentConfig(base, empty)).toMatchObject({
+    grpcPort: 9443,
+    chunkSize: 1 << 20,
+    maxUploadRate: 0,
+    jsonLog: true,
+    insecureDev: true,
+    bindAddress: '0.0.0.0',
+    tls: undefined,
+  });
+  // A required flag left empty is still missing, and the message names it.
+  expect(() => parseAgentConfig({ insecureDev: true }, { TOTE_NODE_NAME: '' })).toThrow(
+    /^--node-name: invalid value ""; accepted: this node's Kubernetes name/,
+  );
+});
+
+test('every message names the flag and what it accepts', () => {
+  expect(() => parseAgentConfig({ ...base, grpcPort: '70000' }, {})).toThrow(
+    '--grpc-port: invalid value "70000"; accepted: a port from 1 to 65535',
+  );
+  expect(() => parseAgentConfig({ ...base, chunkSize: '1Gi' }, {})).toThrow(
+    '--chunk-size: invalid value "1Gi"; accepted: a size from 4096 to 8388608 bytes',
+  );
+  expect(() => parseAgentConfig(base, { TOTE_MAX_CONCURRENT_EXPORTS: '1001' })).toThrow(
+    '--max-concurrent-exports: invalid value "1001"; accepted: an integer from 0 to 1000',
+  );
+});
+
 test('without certificates the agent refuses to start unless --insecure-dev is explicit', () => {
   expect(() => parseAgentConfig({ nodeName: 'a' }, {})).toThrow(/mTLS is required/);
   expect(() => parseAgentConfig({ nodeName: 'a', tlsCert: '/etc/hostname' }, {})).toThrow(/together/);
@@ -55,13 +95,24 @@ test('without certificates the agent refuses to start unless --insecure-dev is e
   );
   expect(() =>
     parseAgentConfig({ nodeName: 'a', tlsCert: '/nope', tlsKey: '/nope', tlsCa: '/nope' }, {}),
-  ).toThrow('--tls-cert');
+  ).toThrow('--tls-cert: invalid value "/nope"; accepted: a readable file');
+  const pem = path.join(mkdtempSync(path.join(tmpdir(), 'tote-agent-config-')), 'x.pem');
+  writeFileSync(pem, 'PEM');
+  expect(parseAgentConfig({ nodeName: 'a', tlsCert: pem, tlsKey: pem, tlsCa: pem }, {}).tls).toEqual({
+    cert: pem,
+    key: pem,
+    ca: pem,
+  });
 });
 
-test('parseSize understands SI and binary units', () => {
+test('parseSize understands SI and binary units and names the flag of a bad value', () => {
   expect(parseSize('chunkSize', '4Ki', 1, 1e9)).toBe(4096);
   expect(parseSize('chunkSize', '2M', 1, 1e9)).toBe(2e6);
   expect(parseSize('chunkSize', '123', 1, 1e9)).toBe(123);
+  expect(() => parseSize('maxUploadRate', '2MB', 0, 2 ** 50)).toThrow(ConfigError);
+  expect(() => parseSize('maxUploadRate', '2MB', 0, 2 ** 50)).toThrow(
+    '--max-upload-rate: invalid value "2MB"',
+  );
 });
 
 test('--max-upload-rate: a size per second, 0 unlimited, env TOTE_MAX_UPLOAD_RATE', () => {
