@@ -25,7 +25,7 @@ import { SessionRegistry } from './sessions.js';
 
 /** Everything the agent service needs; the composition root (workers/agent.ts) builds it. */
 export interface AgentServiceDeps extends Omit<ImportDeps, 'parallelism'>, PushDeps {
-  /** Largest chunk sent on a ReadBlob stream. @default 1 MiB */
+  /** Data bytes per ReadBlob message (--chunk-size). */
   chunkSize: number;
   maxConcurrentExports: number;
   /** Blobs an import transfers at once. @default 4 */

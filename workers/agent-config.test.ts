@@ -5,14 +5,14 @@ import { ConfigError, parseAgentConfig, parseSize } from './agent-config.js';
 
 const base = { nodeName: 'node-a', insecureDev: true };
 
-test('defaults: k8s.io namespace, the chart ports, 1 MiB chunks, 10 GiB images', () => {
+test('defaults: k8s.io namespace, the chart ports, 3 MiB chunks, 10 GiB images', () => {
   expect(parseAgentConfig(base, {})).toMatchObject({
     containerdSocket: '/run/containerd/containerd.sock',
     containerdNamespace: 'k8s.io',
     grpcPort: 9443,
     healthPort: 8081,
     metrics: { host: '', port: 9090 },
-    chunkSize: 1 << 20,
+    chunkSize: 3 << 20,
     maxImageSize: 10 * 1024 ** 3,
     maxConcurrentExports: 4,
     maxUploadRate: 0,
@@ -62,7 +62,7 @@ test("an empty TOTE_* variable counts as unset: the flag's default applies (as H
   };
   expect(parseAgentConfig(base, empty)).toMatchObject({
     grpcPort: 9443,
-    chunkSize: 1 << 20,
+    chunkSize: 3 << 20,
     maxUploadRate: 0,
     jsonLog: true,
     insecureDev: true,

@@ -54,7 +54,7 @@ export const FLAGS = {
   insecureDev: { flag: '--insecure-dev', env: 'TOTE_INSECURE_DEV', def: 'false' },
   maxConcurrentExports: { flag: '--max-concurrent-exports', env: 'TOTE_MAX_CONCURRENT_EXPORTS', def: '4' },
   maxImageSize: { flag: '--max-image-size', env: 'TOTE_MAX_IMAGE_SIZE', def: '10Gi' },
-  chunkSize: { flag: '--chunk-size', env: 'TOTE_CHUNK_SIZE', def: '1Mi' },
+  chunkSize: { flag: '--chunk-size', env: 'TOTE_CHUNK_SIZE', def: '3Mi' },
   maxUploadRate: { flag: '--max-upload-rate', env: 'TOTE_MAX_UPLOAD_RATE', def: '0' },
   jsonLog: { flag: '--json-log', env: 'TOTE_JSON_LOG', def: 'true' },
 } as const;
