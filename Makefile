@@ -34,8 +34,8 @@ unit: deps
 e2e: deps
 	$(JEST) --selectProjects e2e --runInBand
 
-## faults-ci: the seeded subset of the fault suite (first 5 salvages: every component killed once, ~4 min);
-## `npm run test:faults` runs all 20 (~10 min), TOTE_FAULT_SEED=<n> replays another plan
+## faults-ci: the seeded subset of the fault suite (first 5 salvages: every component killed once, ~1-2 min);
+## `npm run test:faults` runs all 20 (~4-5 min), TOTE_FAULT_SEED=<n> replays another plan
 faults-ci: deps
 	TOTE_FAULT_SALVAGES=5 $(JEST) -c jest.faults.config.js --runInBand
 
