@@ -1,39 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { ToteActivities } from '../activities/index.js';
-import { bundleWorkflows, maybeRecordHistory, startTestEnv } from '../test/replay/env.js';
-import { DIGEST, stubActivities, type CallLog } from '../test/replay/stubs.js';
+import { maybeRecordHistory } from '../test/replay/env.js';
+import { DIGEST, type CallLog } from '../test/replay/stubs.js';
+import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import { cleanupCorruptImage, reapSalvageRecords, type CleanupResult } from './index.js';
 import { SA } from './search-attributes.js';
 import { cleanupStartOptions } from './start-options.js';
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
-
-async function withWorker<T>(
-  over: Partial<ToteActivities>,
-  fn: (q: string) => Promise<T>,
-): Promise<{ out: T; log: CallLog }> {
-  const { acts, log } = stubActivities(over);
-  const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: acts,
-  });
-  return { out: await worker.runUntil(fn(taskQueue)), log };
-}
+const kit = workflowTestKit();
 
 async function cleanup(
   name: string,
@@ -46,13 +21,13 @@ async function cleanup(
     pod: { namespace: 'shop', name: 'web-1' },
     message: 'failed to create containerd container: layer not found',
   };
-  const { out, log } = await withWorker(over, async (taskQueue) => {
-    const handle = await env.client.workflow.start(
+  const { out, log } = await kit.withWorker(over, async (taskQueue) => {
+    const handle = await kit.env.client.workflow.start(
       cleanupCorruptImage,
       cleanupStartOptions(input, taskQueue),
     );
     const result = await handle.result();
-    await maybeRecordHistory(name, { address: env.address, workflowId: handle.workflowId });
+    await maybeRecordHistory(name, { address: kit.env.address, workflowId: handle.workflowId });
     return { result, phase: (await handle.describe()).typedSearchAttributes.get(SA.SalvagePhase) };
   });
   return { ...out, log };
@@ -80,16 +55,16 @@ describe('cleanupCorruptImage', () => {
 
 describe('reapSalvageRecords', () => {
   test('given a TTL, should pass it to the reaper activity and return its counts', async () => {
-    const { out, log } = await withWorker(
+    const { out, log } = await kit.withWorker(
       { reapExpiredRecords: async () => ({ deleted: 2, kept: 5 }) },
       async (taskQueue) => {
-        const handle = await env.client.workflow.start(reapSalvageRecords, {
+        const handle = await kit.env.client.workflow.start(reapSalvageRecords, {
           taskQueue,
           workflowId: `reap-${randomUUID()}`,
           args: [{ ttlSeconds: 60 }],
         });
         const result = await handle.result();
-        await maybeRecordHistory('reap', { address: env.address, workflowId: handle.workflowId });
+        await maybeRecordHistory('reap', { address: kit.env.address, workflowId: handle.workflowId });
         return result;
       },
     );

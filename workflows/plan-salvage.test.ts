@@ -1,47 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { ToteActivities } from '../activities/index.js';
-import { bundleWorkflows, startTestEnv } from '../test/replay/env.js';
-import { DIGEST, inventory, policy, stubActivities, type CallLog } from '../test/replay/stubs.js';
+import { DIGEST, inventory, policy, type CallLog } from '../test/replay/stubs.js';
+import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import { planSalvage, salvageImage } from './index.js';
 import { planProblems, type SalvagePlan } from './plan-salvage.js';
 import { salvageStartOptions } from './start-options.js';
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const kit = workflowTestKit();
 
 const POD = { namespace: 'shop', name: 'web-1', uid: 'uid-1' };
 
-async function withWorker<T>(over: Partial<ToteActivities>, fn: (taskQueue: string) => Promise<T>) {
-  const { acts, log } = stubActivities(over);
-  const taskQueue = `plan-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: acts,
-  });
-  const out = await worker.runUntil(fn(taskQueue));
-  return { out, log };
-}
-
 async function plan(over: Partial<ToteActivities>): Promise<{ out: SalvagePlan; log: CallLog }> {
-  return withWorker(over, (taskQueue) =>
-    env.client.workflow.execute(planSalvage, {
-      taskQueue,
-      workflowId: `plan/${DIGEST}/target/${randomUUID()}`,
-      args: [{ digest: DIGEST, node: 'target', pod: POD }],
-    }),
+  return kit.withWorker(
+    over,
+    (taskQueue) =>
+      kit.env.client.workflow.execute(planSalvage, {
+        taskQueue,
+        workflowId: `plan/${DIGEST}/target/${randomUUID()}`,
+        args: [{ digest: DIGEST, node: 'target', pod: POD }],
+      }),
+    'plan',
   );
 }
 
@@ -106,21 +85,24 @@ describe('salvageImage asked for by an operator', () => {
   test('given requestedBy, should re-check opt-in without requiring the workload annotation', async () => {
     let seen: unknown = 'not called';
     const checkOptIn: ToteActivities['checkOptIn'] = async (_pod, opts) => void (seen = opts);
-    const { out } = await withWorker({ checkOptIn }, (taskQueue) =>
-      env.client.workflow.execute(
-        salvageImage,
-        salvageStartOptions(
-          {
-            digest: DIGEST,
-            imageRef: 'registry.gone/app:1.0',
-            node: `target-${randomUUID().slice(0, 8)}`,
-            pod: POD,
-            reason: 'ImagePullBackOff',
-            requestedBy: 'alice@host',
-          },
-          taskQueue,
+    const { out } = await kit.withWorker(
+      { checkOptIn },
+      (taskQueue) =>
+        kit.env.client.workflow.execute(
+          salvageImage,
+          salvageStartOptions(
+            {
+              digest: DIGEST,
+              imageRef: 'registry.gone/app:1.0',
+              node: `target-${randomUUID().slice(0, 8)}`,
+              pod: POD,
+              reason: 'ImagePullBackOff',
+              requestedBy: 'alice@host',
+            },
+            taskQueue,
+          ),
         ),
-      ),
+      'plan',
     );
     expect(out.outcome).toBe('salvaged');
     expect(seen).toEqual({ requireWorkload: false });

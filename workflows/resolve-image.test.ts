@@ -1,49 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { ToteActivities } from '../activities/index.js';
-import { bundleWorkflows, maybeRecordHistory, startTestEnv } from '../test/replay/env.js';
-import { DIGEST, stubActivities, type CallLog } from '../test/replay/stubs.js';
+import { maybeRecordHistory } from '../test/replay/env.js';
+import { DIGEST, type CallLog } from '../test/replay/stubs.js';
+import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import type { resolveImage, ResolveImageResult } from './index.js';
 import { resolveStartOptions } from './start-options.js';
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const kit = workflowTestKit();
 
 async function run(
   name: string,
   registryResolve: boolean,
   over: Partial<ToteActivities>,
 ): Promise<{ result: ResolveImageResult; log: CallLog; workflowId: string }> {
-  const { acts, log } = stubActivities(over);
-  const taskQueue = `test-${name}-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: acts,
-  });
   const reference = `registry.gone/app-${randomUUID().slice(0, 8)}:1.0`;
-  const opts = resolveStartOptions({ reference, registryResolve }, taskQueue);
-  const result = await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start<typeof resolveImage>('resolveImage', opts);
-    const r = await handle.result();
-    await maybeRecordHistory(`resolve-image-${name}`, {
-      address: env.address,
-      workflowId: handle.workflowId,
-    });
-    return r;
-  });
-  return { result, log, workflowId: opts.workflowId };
+  const { out, log } = await kit.withWorker(
+    over,
+    async (taskQueue) => {
+      const opts = resolveStartOptions({ reference, registryResolve }, taskQueue);
+      const handle = await kit.env.client.workflow.start<typeof resolveImage>('resolveImage', opts);
+      const result = await handle.result();
+      await maybeRecordHistory(`resolve-image-${name}`, {
+        address: kit.env.address,
+        workflowId: handle.workflowId,
+      });
+      return { result, workflowId: opts.workflowId };
+    },
+    `test-${name}`,
+  );
+  return { ...out, log };
 }
 
 test('given an agent that knows the tag, the digest comes from the agents and the registry is not asked', async () => {

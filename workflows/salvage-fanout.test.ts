@@ -1,41 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { ToteActivities } from '../activities/index.js';
 import type { TransferInput } from '../activities/transfer.js';
 import type { SourceInventory, TransferResult } from '../activities/types.js';
-import { bundleWorkflows, maybeRecordHistory, startTestEnv } from '../test/replay/env.js';
-import { DIGEST, inventory, stubActivities, type CallLog } from '../test/replay/stubs.js';
+import { maybeRecordHistory } from '../test/replay/env.js';
+import { DIGEST, inventory, type CallLog } from '../test/replay/stubs.js';
+import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import { salvageImage } from './index.js';
 import { salvageStartOptions } from './start-options.js';
 import type { SalvageResult } from './types.js';
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const kit = workflowTestKit();
 
 /** Runs one salvage on a fresh task queue and node; resolves with its result or its failure. */
 async function run(
   name: string,
   over: Partial<ToteActivities>,
 ): Promise<{ log: CallLog; result?: SalvageResult; error?: unknown }> {
-  const { acts, log } = stubActivities(over);
-  const taskQueue = `test-${name}-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: acts,
-  });
   const input = {
     digest: DIGEST,
     imageRef: 'registry.gone/app:1.0',
@@ -44,16 +26,21 @@ async function run(
     container: 'web',
     reason: 'ImagePullBackOff' as const,
   };
-  const handle = await env.client.workflow.start(salvageImage, salvageStartOptions(input, taskQueue));
-  const out = await worker.runUntil(async () => {
-    try {
-      return { log, result: await handle.result() };
-    } catch (error) {
-      return { log, error };
-    }
-  });
-  await maybeRecordHistory(name, { address: env.address, workflowId: handle.workflowId });
-  return out;
+  const { out, log } = await kit.withWorker(
+    over,
+    async (taskQueue) => {
+      const handle = await kit.env.client.workflow.start(salvageImage, salvageStartOptions(input, taskQueue));
+      try {
+        return { handle, result: await handle.result() };
+      } catch (error) {
+        return { handle, error };
+      }
+    },
+    `test-${name}`,
+  );
+  const { handle, ...outcome } = out;
+  await maybeRecordHistory(name, { address: kit.env.address, workflowId: handle.workflowId });
+  return { log, ...outcome };
 }
 
 function transferred(source: string): TransferResult {

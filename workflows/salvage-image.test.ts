@@ -5,26 +5,16 @@ import {
   type WorkflowHandle,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { ToteActivities } from '../activities/index.js';
-import { bundleWorkflows, maybeRecordHistory, startTestEnv } from '../test/replay/env.js';
-import { DIGEST, inventory, policy, stubActivities, type CallLog } from '../test/replay/stubs.js';
+import { maybeRecordHistory } from '../test/replay/env.js';
+import { DIGEST, inventory, policy, type CallLog } from '../test/replay/stubs.js';
+import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import { approveSignal, progressQuery, rejectSignal, salvageImage } from './index.js';
 import { SA } from './search-attributes.js';
 import { salvageStartOptions } from './start-options.js';
 import type { SalvageInput, SalvageResult } from './types.js';
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const kit = workflowTestKit();
 
 function input(): SalvageInput {
   // A unique node per test keeps workflow ids unique, so tests never join each other's runs.
@@ -51,26 +41,25 @@ async function run(
   over: Partial<ToteActivities>,
   during?: (s: Scenario) => Promise<void>,
 ): Promise<Scenario & { result?: SalvageResult; error?: unknown }> {
-  const { acts, log } = stubActivities(over);
-  const taskQueue = `test-${name}-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: acts,
-  });
   const wfInput = input();
-  const handle = await env.client.workflow.start(salvageImage, salvageStartOptions(wfInput, taskQueue));
-  const s: Scenario = { input: wfInput, acts, log, handle };
-  const out = await worker.runUntil(async () => {
-    await during?.(s);
-    try {
-      return { ...s, result: await handle.result() };
-    } catch (error) {
-      return { ...s, error };
-    }
-  });
-  await maybeRecordHistory(name, { address: env.address, workflowId: handle.workflowId });
+  const { out } = await kit.withWorker(
+    over,
+    async (taskQueue, { acts, log }) => {
+      const handle = await kit.env.client.workflow.start(
+        salvageImage,
+        salvageStartOptions(wfInput, taskQueue),
+      );
+      const s: Scenario = { input: wfInput, acts, log, handle };
+      await during?.(s);
+      try {
+        return { ...s, result: await handle.result() };
+      } catch (error) {
+        return { ...s, error };
+      }
+    },
+    `test-${name}`,
+  );
+  await maybeRecordHistory(name, { address: kit.env.address, workflowId: out.handle.workflowId });
   return out;
 }
 
@@ -119,7 +108,10 @@ describe('salvageImage', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     await run('join', { checkOptIn: async () => gate }, async ({ handle, input: same }) => {
-      const again = await env.client.workflow.start(salvageImage, salvageStartOptions(same, 'other-queue'));
+      const again = await kit.env.client.workflow.start(
+        salvageImage,
+        salvageStartOptions(same, 'other-queue'),
+      );
       expect(again.workflowId).toBe(handle.workflowId);
       expect(again.firstExecutionRunId).toBe(handle.firstExecutionRunId);
       release();

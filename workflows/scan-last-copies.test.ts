@@ -1,24 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { ToteActivities } from '../activities/index.js';
 import type { ImageInUse, ScanInput, ScanReport } from '../common/last-copy.js';
-import { bundleWorkflows, maybeRecordHistory, startTestEnv } from '../test/replay/env.js';
-import { stubActivities, type CallLog } from '../test/replay/stubs.js';
+import { maybeRecordHistory } from '../test/replay/env.js';
+import type { CallLog } from '../test/replay/stubs.js';
+import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import { scanLastCopies } from './index.js';
 import { scanStartOptions } from './scan-start-options.js';
 
-let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundle;
-
-beforeAll(async () => {
-  [env, bundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const kit = workflowTestKit();
 
 const GONE = `sha256:${'01'.repeat(32)}`;
 const HERE = `sha256:${'02'.repeat(32)}`;
@@ -64,19 +54,14 @@ async function run(
   input: ScanInput,
   over: Partial<ToteActivities>,
 ): Promise<{ report: ScanReport; log: CallLog }> {
-  const { acts, log } = stubActivities(over);
-  const taskQueue = `test-scan-${name}-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: acts,
-  });
   const workflowId = `scan/test-${randomUUID()}`;
-  const report = await worker.runUntil(
-    env.client.workflow.execute(scanLastCopies, scanStartOptions(input, { taskQueue, workflowId })),
+  const { out: report, log } = await kit.withWorker(
+    over,
+    (taskQueue) =>
+      kit.env.client.workflow.execute(scanLastCopies, scanStartOptions(input, { taskQueue, workflowId })),
+    `test-scan-${name}`,
   );
-  await maybeRecordHistory(`scan-${name}`, { address: env.address, workflowId });
+  await maybeRecordHistory(`scan-${name}`, { address: kit.env.address, workflowId });
   return { report, log };
 }
 
