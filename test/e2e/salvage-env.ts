@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { verifySignature } from '../../infra/webhook.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
@@ -121,42 +121,7 @@ export async function startSalvageEnv(opts: { agentArgs?: string[] } = {}): Prom
   }
 }
 
-/** SalvageRecords in `namespace`. */
-export async function salvageRecords(
-  kc: KubeConfig,
-  namespace: string,
-): Promise<{ metadata: { name: string }; spec: Record<string, string>; status: Record<string, unknown> }[]> {
-  const list = (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
-    group: 'tote.dev',
-    version: 'v1alpha1',
-    namespace,
-    plural: 'salvagerecords',
-  })) as { items: never[] };
-  return list.items;
-}
-
-/** Events on pod `name` in `namespace`, oldest first: reason, type, note. */
-export async function podEvents(
-  kc: KubeConfig,
-  namespace: string,
-  name: string,
-): Promise<{ reason: string; type: string; note: string }[]> {
-  const list = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace });
-  return list.items
-    .filter((e) => e.regarding?.name === name)
-    .sort((a, b) => new Date(a.eventTime ?? 0).getTime() - new Date(b.eventTime ?? 0).getTime())
-    .map((e) => ({ reason: e.reason ?? '', type: e.type ?? '', note: e.note ?? '' }));
-}
-
-/** True when the pod no longer exists. */
-export async function podGone(kc: KubeConfig, namespace: string, name: string): Promise<boolean> {
-  try {
-    await kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace, name });
-    return false;
-  } catch (err) {
-    return (err as { code?: number }).code === 404;
-  }
-}
+export { podEvents, podGone, salvageRecords } from '../harness/kube-views.js';
 
 /** Sum of a Prometheus metric's series (0 when absent). */
 export async function metricValue(url: string, name: string): Promise<number> {

@@ -2,7 +2,7 @@
  * What the fault suite inspects after each salvage, always on the real systems: containerd's own records and
  * content store (through `ctr`), the apiserver (SalvageRecords, events, pods) and Temporal's visibility.
  */
-import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { ctr, listContent, listImages, type ContainerdNode } from '../harness/containerd.js';
 import { hostPlatform } from '../harness/images.js';
@@ -141,52 +141,13 @@ export async function bytesOnNode(
   };
 }
 
-/** A SalvageRecord as the suite reads it. */
-export interface RecordView {
-  name: string;
-  spec: Record<string, string>;
-  status: Record<string, unknown>;
-}
-
-/** SalvageRecords (tote.dev/v1alpha1) in `namespace`. */
-export async function salvageRecords(kc: KubeConfig, namespace: string): Promise<RecordView[]> {
-  const list = (await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
-    group: 'tote.dev',
-    version: 'v1alpha1',
-    namespace,
-    plural: 'salvagerecords',
-  })) as {
-    items: { metadata: { name: string }; spec: Record<string, string>; status?: Record<string, unknown> }[];
-  };
-  return list.items.map((i) => ({ name: i.metadata.name, spec: i.spec, status: i.status ?? {} }));
-}
-
-/** One event on a pod. */
-export interface EventView {
-  reason: string;
-  type: string;
-  note: string;
-}
-
-/** Events about pod `name`, oldest first. */
-export async function podEvents(kc: KubeConfig, namespace: string, name: string): Promise<EventView[]> {
-  const list = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace });
-  return list.items
-    .filter((e) => e.regarding?.name === name)
-    .sort((a, b) => new Date(a.eventTime ?? 0).getTime() - new Date(b.eventTime ?? 0).getTime())
-    .map((e) => ({ reason: e.reason ?? '', type: e.type ?? '', note: e.note ?? '' }));
-}
-
-/** True once the pod no longer exists. */
-export async function podGone(kc: KubeConfig, namespace: string, name: string): Promise<boolean> {
-  try {
-    await kc.makeApiClient(CoreV1Api).readNamespacedPod({ namespace, name });
-    return false;
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return true;
-    throw err;
-  }
-}
+export {
+  podEvents,
+  podGone,
+  salvageRecords,
+  type EventView,
+  type RecordView,
+} from '../harness/kube-views.js';
 
 /** Deletes a pod at once (no kubelet confirms deletions here). */
 export async function deletePod(kc: KubeConfig, namespace: string, name: string): Promise<void> {
