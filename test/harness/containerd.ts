@@ -12,6 +12,14 @@ const execFileP = promisify(execFile);
 /** The containerd namespace the CRI plugin (and so the kubelet) uses. */
 export const K8S_NAMESPACE = 'k8s.io';
 
+/**
+ * Major version of the containerd daemon the harness starts: 1 (Debian 1.6, the default) or 2 when
+ * `TOTE_CONTAINERD=2` (the optional `containerd2` tool built by `hack/setup-tools.sh containerd2`).
+ */
+export function containerdMajor(): 1 | 2 {
+  return process.env.TOTE_CONTAINERD === '2' ? 2 : 1;
+}
+
 /** Options of {@link startContainerdNode}. */
 export interface ContainerdOptions {
   /** Short node name (letters, digits, dashes): names the directories and the log `containerd-<name>.log`. */
@@ -22,7 +30,7 @@ export interface ContainerdOptions {
   timeoutMs?: number;
 }
 
-/** A containerd 1.6 daemon of its own (root, state, sockets, CRI plugin) started by {@link startContainerdNode}. */
+/** A containerd 1.6 (or 2.x, see {@link containerdMajor}) daemon of its own (root, state, sockets, CRI plugin) started by {@link startContainerdNode}. */
 export interface ContainerdNode {
   name: string;
   /** gRPC unix socket path (containerd API and CRI); grpc-js target `unix://<socket>`. */
@@ -100,6 +108,63 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 `;
 }
 
+/**
+ * The same layout for containerd 2.x: config `version = 3`, where the CRI plugin is split into
+ * `io.containerd.cri.v1.images` (snapshotter), `io.containerd.cri.v1.runtime` (runtime, CNI, apparmor/OOM
+ * switches) and `io.containerd.grpc.v1.cri` (the gRPC services and the streaming server).
+ */
+function configTomlV3(d: Dirs, snapshotter: string): string {
+  const runtime = `plugins."io.containerd.cri.v1.runtime"`;
+  return `version = 3
+root = "${d.root}"
+state = "${d.state}"
+temp = "${path.join(d.base, 'tmp')}"
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper"]
+
+[grpc]
+  address = "${d.socket}"
+[ttrpc]
+  address = "${d.socket}.ttrpc"
+[debug]
+  address = ""
+  level = "info"
+[metrics]
+  address = ""
+
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "${path.join(d.base, 'opt')}"
+  # NRI listens on one machine-wide socket (/var/run/nri/nri.sock): side-by-side daemons would fight over it.
+  [plugins."io.containerd.nri.v1.nri"]
+    disable = true
+  [plugins."io.containerd.cri.v1.images"]
+    snapshotter = "${snapshotter}"
+  # 2.x has no disable_cgroup; nothing here runs containers, so cgroups are never touched anyway.
+  [${runtime}]
+    disable_apparmor = true
+    restrict_oom_score_adj = true
+  [${runtime}.containerd]
+    default_runtime_name = "runc"
+  [${runtime}.containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+  [${runtime}.containerd.runtimes.runc.options]
+    BinaryName = "${path.join(toolsBin(), 'runc')}"
+  [${runtime}.cni]
+    bin_dirs = ["${path.join(d.base, 'cni', 'bin')}"]
+    conf_dir = "${path.join(d.base, 'cni', 'net.d')}"
+  [plugins."io.containerd.grpc.v1.cri"]
+    disable_tcp_service = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+`;
+}
+
+function writeConfig(node: ContainerdNode, d: Dirs): void {
+  const toml = containerdMajor() === 2 ? configTomlV3 : configToml;
+  writeFileSync(node.configPath, toml(d, node.snapshotter));
+}
+
 /** Runs `ctr --address <socket> -n <namespace> ...args` and returns stdout. Namespace defaults to `k8s.io`. */
 export async function ctr(
   node: Pick<ContainerdNode, 'socket'>,
@@ -171,6 +236,16 @@ export async function gc(node: ContainerdNode): Promise<void> {
   await ctr(node, ['leases', 'delete', '--sync', id]);
 }
 
+/** The daemon binary for {@link containerdMajor}; the 2.x one is an optional tool, so say how to get it. */
+function daemonPath(): string {
+  if (containerdMajor() === 1) return toolPath('containerd');
+  try {
+    return toolPath('containerd2');
+  } catch {
+    throw new Error('TOTE_CONTAINERD=2 needs containerd2: run "bash hack/setup-tools.sh containerd2" first');
+  }
+}
+
 interface Started {
   managed: Managed;
   ms: number;
@@ -194,7 +269,7 @@ async function spawnDaemon(run: Run, node: ContainerdNode, timeoutMs: number): P
   const offset = logSize(node.logPath);
   const managed = run.spawn({
     name: `containerd-${node.name}`,
-    cmd: toolPath('containerd'),
+    cmd: daemonPath(),
     args: ['--config', node.configPath],
     env: { PATH: `${toolsBin()}:${process.env.PATH ?? ''}` },
   });
@@ -255,14 +330,14 @@ export async function startContainerdNode(run: Run, opts: ContainerdOptions): Pr
       node.startMs = s.ms;
     },
   };
-  writeFileSync(node.configPath, configToml(dirs, node.snapshotter));
+  writeConfig(node, dirs);
   await node.restart();
   if ((await pluginStatus(node, 'cri')) !== 'ok')
     throw new Error(`containerd ${opts.name}: CRI plugin not ok`);
   if (node.snapshotter === 'overlayfs' && (await pluginStatus(node, 'overlayfs')) !== 'ok') {
     // e.g. a root filesystem that is itself overlayfs: fall back to the copy-based snapshotter.
     node.snapshotter = 'native';
-    writeFileSync(node.configPath, configToml(dirs, node.snapshotter));
+    writeConfig(node, dirs);
     await node.restart();
   }
   return node;
