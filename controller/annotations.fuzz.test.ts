@@ -13,7 +13,7 @@ import {
   cleanupWorkflowId,
   salvageWorkflowId,
 } from '../common/names.js';
-import { readToteAnnotations, type AnnotationScope } from './annotations.js';
+import { annotationText, readToteAnnotations, type AnnotationScope } from './annotations.js';
 import { FAILURE_REASONS, detectFailures, planAction } from './detect.js';
 import { decideOptIn, type OptInInput } from './opt-in.js';
 import {
@@ -108,7 +108,7 @@ describe('readToteAnnotations under generated input', () => {
         const { values, problems } = readToteAnnotations(ann, sc);
         expectProblemsName(ann, problems);
         // Non-string values (never sent by the API server) are read as their string form.
-        const raw = Object.fromEntries(Object.entries(ann).map(([k, v]) => [k, String(v)]));
+        const raw = Object.fromEntries(Object.entries(ann).map(([k, v]) => [k, annotationText(v)]));
         const readable = (k: string, s: AnnotationScope): boolean =>
           Object.hasOwn(raw, k) && (sc === undefined || sc === s);
         // Only the exact string "true" reads as true; anything else is false or absent.

@@ -6,6 +6,16 @@ describe('readToteAnnotations', () => {
     expect(readToteAnnotations({})).toEqual({ values: {}, problems: [] });
   });
 
+  it('given a value that cannot even be printed (not a string) should report it, not throw', () => {
+    // The fuzz test's counterexample: String() throws for an object whose toString is not a function.
+    const junk = { 'tote.dev/allow': { toString: '' } } as unknown as Record<string, string>;
+    const r = readToteAnnotations(junk, 'namespace');
+    expect(r.values.allow).not.toBe(true); // junk never opts in
+    expect(r.problems.map((p) => p.key)).toEqual(['tote.dev/allow']);
+    const weird = { 'tote.dev/': { toString: '' } } as unknown as Record<string, string>;
+    expect(() => readToteAnnotations(weird, 'namespace')).not.toThrow();
+  });
+
   it('given only foreign annotations should ignore them', () => {
     const r = readToteAnnotations({
       'kubectl.kubernetes.io/last-applied-configuration': '{}',

@@ -123,6 +123,19 @@ function readKnown(
 }
 
 /**
+ * An annotation value as text. The apiserver only sends strings, but a hand-made object may carry anything, and
+ * `String()` itself throws for an object whose `toString` is not a function (found by the fuzz test).
+ */
+export function annotationText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+/**
  * Parses the `tote.dev/*` annotations of one object. Other annotations are ignored. With `scope`, a known key on
  * the wrong kind of object (e.g. `tote.dev/allow` on a Pod) is reported as `misplaced-key` and not read.
  * Never throws.
@@ -137,7 +150,7 @@ export function readToteAnnotations(
     .filter((k) => k.startsWith(ANNOTATION_PREFIX))
     .sort();
   for (const key of keys) {
-    const value = String(annotations?.[key]);
+    const value = annotationText(annotations?.[key]);
     const keyProblem = checkKey(key, value, scope);
     if (keyProblem) problems.push(keyProblem);
     else readKnown(key, value, values, problems);
