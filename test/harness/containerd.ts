@@ -68,17 +68,9 @@ interface Dirs {
   socket: string;
 }
 
-function configToml(d: Dirs, snapshotter: string): string {
-  const cri = 'plugins."io.containerd.grpc.v1.cri"';
-  return `version = 2
-root = "${d.root}"
-state = "${d.state}"
-temp = "${path.join(d.base, 'tmp')}"
-# Snapshotters that probe kernel modules or special filesystems only add noise and start time here.
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
-
-[grpc]
+/** The sockets, silenced debug/metrics listeners and the opt directory: the same in every config version. */
+function listenersToml(d: Dirs): string {
+  return `[grpc]
   address = "${d.socket}"
 [ttrpc]
   address = "${d.socket}.ttrpc"
@@ -92,7 +84,20 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins]
   [plugins."io.containerd.internal.v1.opt"]
     path = "${path.join(d.base, 'opt')}"
-  [${cri}]
+`;
+}
+
+function configToml(d: Dirs, snapshotter: string): string {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  return `version = 2
+root = "${d.root}"
+state = "${d.state}"
+temp = "${path.join(d.base, 'tmp')}"
+# Snapshotters that probe kernel modules or special filesystems only add noise and start time here.
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+
+${listenersToml(d)}  [${cri}]
     disable_tcp_service = true
     stream_server_address = "127.0.0.1"
     # Port 0: the kernel picks a free port for each daemon's streaming server.
@@ -122,20 +127,7 @@ temp = "${path.join(d.base, 'tmp')}"
 disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.devmapper"]
 
-[grpc]
-  address = "${d.socket}"
-[ttrpc]
-  address = "${d.socket}.ttrpc"
-[debug]
-  address = ""
-  level = "info"
-[metrics]
-  address = ""
-
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "${path.join(d.base, 'opt')}"
-  # NRI listens on one machine-wide socket (/var/run/nri/nri.sock): side-by-side daemons would fight over it.
+${listenersToml(d)}  # NRI listens on one machine-wide socket (/var/run/nri/nri.sock): side-by-side daemons would fight over it.
   [plugins."io.containerd.nri.v1.nri"]
     disable = true
   [plugins."io.containerd.cri.v1.images"]
