@@ -1,4 +1,4 @@
-import { status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { isDigest } from '../common/digest.js';
 import { ManifestError } from './oci.js';
 import { StoreError, type StoreErrorKind } from './store.js';
@@ -37,12 +37,6 @@ export function toAgentError(err: unknown): AgentError {
   if (code !== undefined)
     return new AgentError(code, (err as ServiceError).details || String(err), { cause: err });
   return new AgentError(status.INTERNAL, err instanceof Error ? err.message : String(err), { cause: err });
-}
-
-/** The gRPC status object for a handler callback or `call.destroy`. */
-export function toStatus(err: unknown): Partial<StatusObject> {
-  const e = toAgentError(err);
-  return { code: e.code, details: e.message };
 }
 
 /** The gRPC code of an error thrown by a grpc-js client call, if it is one. */
