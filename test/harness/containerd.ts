@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
+import { SANDBOX_IMAGE } from './oci-app.js';
 import { waitFor } from './ports.js';
 import type { Managed, Run } from './run.js';
 import { toolPath, toolsBin } from './tools.js';
@@ -13,11 +14,16 @@ const execFileP = promisify(execFile);
 export const K8S_NAMESPACE = 'k8s.io';
 
 /**
- * Major version of the containerd daemon the harness starts: 1 (Debian 1.6, the default) or 2 when
- * `TOTE_CONTAINERD=2` (the optional `containerd2` tool built by `hack/setup-tools.sh containerd2`).
+ * Major version of the containerd daemon the harness starts: 2 (the `containerd2` tool hack/setup-tools.sh builds,
+ * the default) or 1 when `TOTE_CONTAINERD=1` (Debian's 1.6, the compatibility target).
  */
 export function containerdMajor(): 1 | 2 {
-  return process.env.TOTE_CONTAINERD === '2' ? 2 : 1;
+  return process.env.TOTE_CONTAINERD === '1' ? 1 : 2;
+}
+
+/** Where the CNI plugins the nodes use are linked (Debian's containernetworking-plugins). */
+function cniBinDir(): string {
+  return path.join(toolsBin(), 'cni');
 }
 
 /** Options of {@link startContainerdNode}. */
@@ -28,9 +34,11 @@ export interface ContainerdOptions {
   snapshotter?: 'overlayfs' | 'native';
   /** How long to wait for the daemon and its CRI plugin. @default 30000 */
   timeoutMs?: number;
+  /** Containerd major version. @default {@link containerdMajor} (the TOTE_CONTAINERD variable) */
+  major?: 1 | 2;
 }
 
-/** A containerd 1.6 (or 2.x, see {@link containerdMajor}) daemon of its own (root, state, sockets, CRI plugin) started by {@link startContainerdNode}. */
+/** A containerd 2.x (or 1.6, see {@link containerdMajor}) daemon of its own (root, state, sockets, CRI plugin) started by {@link startContainerdNode}. */
 export interface ContainerdNode {
   name: string;
   /** gRPC unix socket path (containerd API and CRI); grpc-js target `unix://<socket>`. */
@@ -39,6 +47,10 @@ export interface ContainerdNode {
   state: string;
   configPath: string;
   logPath: string;
+  /** containerd's major version (1.6 or 2.x). */
+  major: 1 | 2;
+  /** The CNI config directory its CRI plugin watches (a kubelet's node writes its network there). */
+  cniConfDir: string;
   /** Snapshotter actually in use (after any overlayfs → native fallback). */
   snapshotter: 'overlayfs' | 'native';
   /** Milliseconds the last (re)start took until the CRI plugin was initialized. */
@@ -66,6 +78,7 @@ interface Dirs {
   root: string;
   state: string;
   socket: string;
+  cniConf: string;
 }
 
 /** The sockets, silenced debug/metrics listeners and the opt directory: the same in every config version. */
@@ -104,12 +117,15 @@ ${listenersToml(d)}  [${cri}]
     stream_server_port = "0"
     disable_cgroup = true
     disable_apparmor = true
+    # No process here may lower its oom_score_adj (no CAP_SYS_RESOURCE): clamp pod sandboxes' -998 to ours.
     restrict_oom_score_adj = true
+    # The pod sandbox image is built locally (oci-app.ts) and imported: nothing is ever pulled for it.
+    sandbox_image = "${SANDBOX_IMAGE}"
   [${cri}.containerd]
     snapshotter = "${snapshotter}"
   [${cri}.cni]
-    bin_dir = "${path.join(d.base, 'cni', 'bin')}"
-    conf_dir = "${path.join(d.base, 'cni', 'net.d')}"
+    bin_dir = "${cniBinDir()}"
+    conf_dir = "${d.cniConf}"
 `;
 }
 
@@ -132,10 +148,15 @@ ${listenersToml(d)}  # NRI listens on one machine-wide socket (/var/run/nri/nri.
     disable = true
   [plugins."io.containerd.cri.v1.images"]
     snapshotter = "${snapshotter}"
-  # 2.x has no disable_cgroup; nothing here runs containers, so cgroups are never touched anyway.
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    # Built locally (oci-app.ts) and imported: nothing is ever pulled for it.
+    sandbox = "${SANDBOX_IMAGE}"
   [${runtime}]
     disable_apparmor = true
+    # No process here may lower its oom_score_adj (no CAP_SYS_RESOURCE): clamp pod sandboxes' -998 to ours.
     restrict_oom_score_adj = true
+    # Pod network namespaces live in this node's state directory, not the machine-wide /var/run/netns.
+    netns_mounts_under_state_dir = true
   [${runtime}.containerd]
     default_runtime_name = "runc"
   [${runtime}.containerd.runtimes.runc]
@@ -143,8 +164,8 @@ ${listenersToml(d)}  # NRI listens on one machine-wide socket (/var/run/nri/nri.
   [${runtime}.containerd.runtimes.runc.options]
     BinaryName = "${path.join(toolsBin(), 'runc')}"
   [${runtime}.cni]
-    bin_dirs = ["${path.join(d.base, 'cni', 'bin')}"]
-    conf_dir = "${path.join(d.base, 'cni', 'net.d')}"
+    bin_dirs = ["${cniBinDir()}"]
+    conf_dir = "${d.cniConf}"
   [plugins."io.containerd.grpc.v1.cri"]
     disable_tcp_service = true
     stream_server_address = "127.0.0.1"
@@ -153,7 +174,7 @@ ${listenersToml(d)}  # NRI listens on one machine-wide socket (/var/run/nri/nri.
 }
 
 function writeConfig(node: ContainerdNode, d: Dirs): void {
-  const toml = containerdMajor() === 2 ? configTomlV3 : configToml;
+  const toml = node.major === 2 ? configTomlV3 : configToml;
   writeFileSync(node.configPath, toml(d, node.snapshotter));
 }
 
@@ -228,14 +249,15 @@ export async function gc(node: ContainerdNode): Promise<void> {
   await ctr(node, ['leases', 'delete', '--sync', id]);
 }
 
-/** The daemon binary for {@link containerdMajor}; the 2.x one is an optional tool, so say how to get it. */
-function daemonPath(): string {
-  if (containerdMajor() === 1) return toolPath('containerd');
-  try {
-    return toolPath('containerd2');
-  } catch {
-    throw new Error('TOTE_CONTAINERD=2 needs containerd2: run "bash hack/setup-tools.sh containerd2" first');
-  }
+/**
+ * The daemon binary and the PATH it runs with. The 2.x build keeps its own runc shim beside it, first on its PATH,
+ * so 1.6 and 2.x nodes each start the shim of their own release.
+ */
+function daemon(major: 1 | 2): { cmd: string; path: string } {
+  const base = `${toolsBin()}:${process.env.PATH ?? ''}`;
+  if (major === 1) return { cmd: toolPath('containerd'), path: base };
+  const cmd = realpathSync(toolPath('containerd2'));
+  return { cmd, path: `${path.dirname(cmd)}:${base}` };
 }
 
 interface Started {
@@ -259,11 +281,12 @@ function logSize(p: string): number {
 async function spawnDaemon(run: Run, node: ContainerdNode, timeoutMs: number): Promise<Started> {
   const t0 = Date.now();
   const offset = logSize(node.logPath);
+  const d = daemon(node.major);
   const managed = run.spawn({
     name: `containerd-${node.name}`,
-    cmd: daemonPath(),
+    cmd: d.cmd,
     args: ['--config', node.configPath],
-    env: { PATH: `${toolsBin()}:${process.env.PATH ?? ''}` },
+    env: { PATH: d.path },
   });
   let exit: number | string | undefined;
   void managed.exited.then((c) => (exit = c));
@@ -291,7 +314,7 @@ async function pluginStatus(node: ContainerdNode, id: string): Promise<string | 
 }
 
 /**
- * Starts a containerd 1.6 daemon with its own root, state, gRPC and ttrpc sockets, opt path, CNI dirs and CRI
+ * Starts a containerd daemon (2.x by default, see {@link containerdMajor}) with its own root, state, gRPC and ttrpc sockets, opt path, CNI dirs and CRI
  * plugin (namespace `k8s.io`), so several can run side by side. Needs root (as in this sandbox).
  */
 export async function startContainerdNode(run: Run, opts: ContainerdOptions): Promise<ContainerdNode> {
@@ -301,7 +324,9 @@ export async function startContainerdNode(run: Run, opts: ContainerdOptions): Pr
     root: path.join(base, 'root'),
     state: path.join(base, 'state'),
     socket: path.join(socketDir(run, opts.name), 'containerd.sock'),
+    cniConf: path.join(base, 'cni', 'net.d'),
   };
+  mkdirSync(dirs.cniConf, { recursive: true });
   const timeoutMs = opts.timeoutMs ?? 30_000;
   let managed: Managed | undefined;
   const node: ContainerdNode = {
@@ -311,6 +336,8 @@ export async function startContainerdNode(run: Run, opts: ContainerdOptions): Pr
     state: dirs.state,
     configPath: path.join(base, 'config.toml'),
     logPath: path.join(run.logsDir, `containerd-${opts.name}.log`),
+    major: opts.major ?? containerdMajor(),
+    cniConfDir: dirs.cniConf,
     snapshotter: opts.snapshotter ?? 'overlayfs',
     startMs: 0,
     stop: async () => void (await managed?.stop()),

@@ -24,6 +24,7 @@ import {
   type Platform,
   type PlatformImage,
 } from './oci-model.js';
+import { appEntrypoint, serveScript, writeAppLayer } from './oci-app.js';
 import type { Run } from './run.js';
 
 export {
@@ -34,6 +35,7 @@ export {
   type PlatformImage,
 } from './oci-model.js';
 export { importToNode, repoOf, type ImportOptions } from './oci-import.js';
+export { buildSandboxImage, SANDBOX_IMAGE, serveScript } from './oci-app.js';
 export { inspectRaw, pullFromRegistry, pushToRegistry, type PushOptions } from './oci-skopeo.js';
 
 function sameBaseLayer(base: BuiltImage, p: Platform, i: number): LayerBlob {
@@ -78,12 +80,22 @@ async function buildPlatform(b: PlatformBuild): Promise<PlatformImage> {
       }),
     );
   }
+  const app = b.spec.app;
+  if (app) {
+    layers.push(
+      writeAppLayer(b.dir, types.layer, [{ name: 'etc/tote-fixture', data: Buffer.from(`${b.seed}\n`) }]),
+    );
+  }
+  const labels = { 'tote.test/seed': b.seed };
+  const run = app
+    ? { Entrypoint: appEntrypoint(app.script ?? serveScript(`tote fixture ${b.seed.slice(0, 12)}: up`)) }
+    : { Cmd: ['/bin/true'] };
   const config = writeJsonBlob(b.dir, types.config, {
     created: '1970-01-01T00:00:00Z',
     architecture: b.platform.architecture,
     os: b.platform.os,
     // The seed label keeps configs (and so image IDs) distinct even when two images share every layer.
-    config: { Env: ['PATH=/usr/bin:/bin'], Cmd: ['/bin/true'], Labels: { 'tote.test/seed': b.seed } },
+    config: { Env: ['PATH=/usr/bin:/bin'], ...run, Labels: labels },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
   });
   const manifest = writeJsonBlob(b.dir, types.manifest, {

@@ -15,11 +15,17 @@ export interface KubePki {
   admin: CertFiles;
   /** Service-account token signer: `cert` is the public key file, `key` the signing key. */
   saSigner: CA;
+  /** The apiserver's client certificate towards kubelets (logs, exec), group system:masters. */
+  kubeletClient: CertFiles;
+  /** Client certificates of kube-controller-manager and kube-scheduler (their RBAC users). */
+  controllerManager: CertFiles;
+  scheduler: CertFiles;
 }
 
 /**
- * Generates the three independent authorities envtest uses (serving, client auth, service-account signing) and the
- * admin client certificate. Separate CAs keep a leaked client CA from being able to impersonate the server.
+ * Generates the three independent authorities envtest uses (serving, client auth, service-account signing), the
+ * admin client certificate and the control plane's own client certificates. The serving CA also signs each
+ * kubelet's serving certificate (see kubelet.ts), so the apiserver verifies kubelets with it. Separate CAs keep a leaked client CA from being able to impersonate the server.
  */
 export function createKubePki(dir: string): KubePki {
   const servingCA = createCA(dir, 'serving-ca');
@@ -37,7 +43,23 @@ export function createKubePki(dir: string): KubePki {
     usage: 'client',
   });
   const saSigner = createCA(dir, 'sa-signer');
-  return { servingCA, serving, clientCA, admin, saSigner };
+  const kubeletClient = issueCert(clientCA, {
+    name: 'apiserver-kubelet-client',
+    commonName: 'kube-apiserver-kubelet-client',
+    organizations: ['system:masters'],
+    usage: 'client',
+  });
+  const controllerManager = issueCert(clientCA, {
+    name: 'kube-controller-manager',
+    commonName: 'system:kube-controller-manager',
+    usage: 'client',
+  });
+  const scheduler = issueCert(clientCA, {
+    name: 'kube-scheduler',
+    commonName: 'system:kube-scheduler',
+    usage: 'client',
+  });
+  return { servingCA, serving, clientCA, admin, saSigner, kubeletClient, controllerManager, scheduler };
 }
 
 /** How a kubeconfig user authenticates: a client certificate or a bearer token. */

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import type { Managed } from './run.js';
 import { ProcessExitedEarly, waitFor } from './ports.js';
@@ -50,4 +51,24 @@ export async function awaitTool(name: string, timeoutMs: number): Promise<string
     await new Promise((r) => setTimeout(r, 1000));
   }
   return p;
+}
+
+/** The CA to verify a loopback HTTPS endpoint with, and an optional client certificate. */
+export interface HttpsAuth {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
+
+export function httpsGet(url: string, auth: HttpsAuth): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ...auth, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+  });
 }

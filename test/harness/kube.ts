@@ -1,9 +1,9 @@
 import { appendFileSync, readFileSync } from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createKubePki, writeKubeconfig, type KubePki } from './kube-files.js';
-import { awaitTool, retryOnEarlyExit, waitUntilReady } from './kube-process.js';
+import { startControlPlane } from './kube-control-plane.js';
+import { awaitTool, httpsGet, retryOnEarlyExit, waitUntilReady } from './kube-process.js';
 import { freePort } from './ports.js';
 import type { Managed, Run } from './run.js';
 import { toolPath } from './tools.js';
@@ -14,6 +14,12 @@ export interface KubeOptions {
   readyTimeoutMs?: number;
   /** How long to wait for a kube-apiserver binary that setup is still building. @default 1800000 (30 min) */
   toolWaitMs?: number;
+  /**
+   * Also run kube-controller-manager and kube-scheduler, as a real cluster does: ReplicaSets, Jobs and garbage
+   * collection act, the `default` ServiceAccount appears, pods get scheduled. Off, objects only change when a test
+   * changes them (suites that write pod statuses by hand). @default false
+   */
+  controlPlane?: boolean;
 }
 
 /** What {@link Kube.mintKubeconfig} makes a kubeconfig for. */
@@ -36,31 +42,18 @@ export interface Kube {
   etcdUrl: string;
   /** Wall time from the start of {@link startKube} until /readyz answered ok. */
   startupMs: number;
+  /** The certificates behind it; kubelets get theirs issued from these authorities. */
+  pki: KubePki;
+  /** Whether kube-controller-manager and kube-scheduler run ({@link KubeOptions.controlPlane}). */
+  controlPlane: boolean;
   /** A fresh admin KubeConfig (loaded from {@link adminKubeconfigPath}). */
   kubeConfig(): KubeConfig;
   /** Ensures the namespace and ServiceAccount exist, gets a token by TokenRequest, writes a kubeconfig; its path. */
   mintKubeconfig(opts: MintOptions): Promise<string>;
-  /** Stops the apiserver, then etcd. Safe to call twice. */
+  /** Stops kube-controller-manager and kube-scheduler (if running); the apiserver stays. Safe to call twice. */
+  stopControlPlane(): Promise<void>;
+  /** Stops the control plane, the apiserver, then etcd. Safe to call twice. */
   stop(): Promise<void>;
-}
-
-interface HttpsAuth {
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-function httpsGet(url: string, auth: HttpsAuth): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.get(url, { ...auth, timeout: 2000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-  });
 }
 
 async function startEtcd(run: Run, timeoutMs: number): Promise<{ proc: Managed; url: string }> {
@@ -94,7 +87,11 @@ async function startEtcd(run: Run, timeoutMs: number): Promise<{ proc: Managed; 
   });
 }
 
-function apiserverArgs(pki: KubePki, etcdUrl: string, port: number): string[] {
+function apiserverArgs(pki: KubePki, etcdUrl: string, port: number, controlPlane: boolean): string[] {
+  const serviceAccounts = controlPlane
+    ? []
+    : // Without a controller-manager nobody creates the "default" ServiceAccount the admission plugin insists on.
+      ['--disable-admission-plugins=ServiceAccount'];
   return [
     `--etcd-servers=${etcdUrl}`,
     `--secure-port=${port}`,
@@ -104,8 +101,14 @@ function apiserverArgs(pki: KubePki, etcdUrl: string, port: number): string[] {
     `--tls-private-key-file=${pki.serving.key}`,
     `--client-ca-file=${pki.clientCA.cert}`,
     '--authorization-mode=Node,RBAC',
-    // Without a controller-manager nobody creates the "default" ServiceAccount the admission plugin insists on.
-    '--disable-admission-plugins=ServiceAccount',
+    ...serviceAccounts,
+    '--enable-admission-plugins=NodeRestriction',
+    // kubectl logs/exec: reach kubelets by the InternalIP they report, verify them with the serving CA, and
+    // authenticate with a client certificate their x509 authenticator trusts.
+    '--kubelet-preferred-address-types=InternalIP',
+    `--kubelet-certificate-authority=${pki.servingCA.cert}`,
+    `--kubelet-client-certificate=${pki.kubeletClient.cert}`,
+    `--kubelet-client-key=${pki.kubeletClient.key}`,
     `--service-account-issuer=https://127.0.0.1:${port}/`,
     `--service-account-key-file=${pki.saSigner.cert}`,
     `--service-account-signing-key-file=${pki.saSigner.key}`,
@@ -120,7 +123,7 @@ function apiserverArgs(pki: KubePki, etcdUrl: string, port: number): string[] {
 
 async function startApiserver(
   run: Run,
-  opts: { pki: KubePki; etcdUrl: string; binary: string; timeoutMs: number },
+  opts: { pki: KubePki; etcdUrl: string; binary: string; timeoutMs: number; controlPlane: boolean },
 ): Promise<{ proc: Managed; server: string }> {
   const { pki } = opts;
   const auth = { ca: readFileSync(pki.servingCA.cert, 'utf8'), cert: readFileSync(pki.admin.cert, 'utf8') };
@@ -131,7 +134,7 @@ async function startApiserver(
     const proc = run.spawn({
       name: attempt === 1 ? 'kube-apiserver' : `kube-apiserver-${attempt}`,
       cmd: opts.binary,
-      args: apiserverArgs(pki, opts.etcdUrl, port),
+      args: apiserverArgs(pki, opts.etcdUrl, port, opts.controlPlane),
     });
     await waitUntilReady(
       proc,
@@ -202,7 +205,8 @@ export async function startKube(run: Run, opts: KubeOptions = {}): Promise<Kube>
     }
     const etcd = await etcdReady;
     started.push(etcd.proc);
-    const api = await startApiserver(run, { pki, etcdUrl: etcd.url, binary, timeoutMs });
+    const controlPlane = opts.controlPlane ?? false;
+    const api = await startApiserver(run, { pki, etcdUrl: etcd.url, binary, timeoutMs, controlPlane });
     started.push(api.proc);
     const adminKubeconfigPath = writeKubeconfig({
       file: path.join(dir, 'admin.kubeconfig'),
@@ -211,23 +215,40 @@ export async function startKube(run: Run, opts: KubeOptions = {}): Promise<Kube>
       userName: 'tote-admin',
       user: { clientCert: pki.admin },
     });
+    const controllers = controlPlane
+      ? await startControlPlane(run, {
+          server: api.server,
+          pki,
+          adminKubeconfigPath,
+          toolWaitMs: opts.toolWaitMs,
+          timeoutMs,
+        })
+      : [];
+    started.push(...controllers);
     const startupMs = Date.now() - t0;
-    appendFileSync(path.join(run.logsDir, 'harness.log'), `etcd+kube-apiserver ready in ${startupMs} ms\n`);
+    appendFileSync(
+      path.join(run.logsDir, 'harness.log'),
+      `etcd+kube-apiserver${controlPlane ? '+controller-manager+scheduler' : ''} ready in ${startupMs} ms\n`,
+    );
     const kube: Kube = {
       server: api.server,
       caFile: pki.servingCA.cert,
       adminKubeconfigPath,
       etcdUrl: etcd.url,
       startupMs,
+      pki,
+      controlPlane,
       kubeConfig: () => {
         const kc = new KubeConfig();
         kc.loadFromFile(adminKubeconfigPath);
         return kc;
       },
       mintKubeconfig: (m) => mint(kube, run.path('kube', 'kubeconfigs'), m),
+      stopControlPlane: async () => {
+        for (const p of [...controllers].reverse()) await p.stop();
+      },
       stop: async () => {
-        await api.proc.stop();
-        await etcd.proc.stop();
+        for (const p of [...started].reverse()) await p.stop();
       },
     };
     return kube;

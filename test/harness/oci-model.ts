@@ -24,6 +24,12 @@ export interface ImageSpec {
   platforms?: Platform[];
   /** Directory name under `<run>/images/`. @default random */
   name?: string;
+  /**
+   * Make the image runnable: a top layer holds busybox (and a file unique to this image, so no two images share
+   * the layer) and the entry point runs `script` in busybox's shell. @default not runnable (entry point /bin/true,
+   * which the data layers do not contain)
+   */
+  app?: { script?: string };
 }
 
 /** One platform's manifest, config and layers inside a {@link BuiltImage}. */

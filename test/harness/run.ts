@@ -24,6 +24,9 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
+/** Clean-up registered with {@link Run.onStop}. */
+export type StopHook = () => Promise<void>;
+
 /** A process started by a {@link Run}. */
 export interface Managed {
   name: string;
@@ -47,6 +50,7 @@ export class Run {
   /** When the run was created (ms since the epoch). */
   readonly startedAt = Date.now();
   private readonly managed: Managed[] = [];
+  private readonly hooks: { before: StopHook[]; after: StopHook[] } = { before: [], after: [] };
   private stopped = false;
 
   private constructor(dir: string) {
@@ -117,6 +121,29 @@ export class Run {
     return m;
   }
 
+  /**
+   * Registers clean-up for {@link stop}: `before` hooks run (newest first) while every process still runs (e.g.
+   * deleting pods through a live kubelet), `after` hooks once all processes are gone (e.g. unmounting what a
+   * killed kubelet left). A hook that fails is logged to `logs/harness.log`; the others still run.
+   */
+  onStop(phase: 'before' | 'after', hook: StopHook): void {
+    this.hooks[phase].push(hook);
+  }
+
+  private async runHooks(phase: 'before' | 'after'): Promise<void> {
+    const hooks = this.hooks[phase].splice(0).reverse();
+    for (const hook of hooks) {
+      try {
+        await hook();
+      } catch (err) {
+        appendFileSync(
+          path.join(this.logsDir, 'harness.log'),
+          `stop hook (${phase}) failed: ${String(err)}\n`,
+        );
+      }
+    }
+  }
+
   /** The last `lines` lines of every log, for printing when a test fails. */
   tailLogs(lines = 40): string {
     return readdirSync(this.logsDir)
@@ -133,8 +160,10 @@ export class Run {
    */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.runHooks('before');
     for (const m of [...this.managed].reverse()) await m.stop();
     this.managed.length = 0;
+    await this.runHooks('after');
     if (process.env.TOTE_KEEP_RUNS === '1' || !existsSync(this.dir)) return;
     for (const entry of readdirSync(this.dir)) {
       if (entry !== 'logs') rmSync(path.join(this.dir, entry), { recursive: true, force: true });

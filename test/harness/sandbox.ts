@@ -1,5 +1,10 @@
+import { CoreV1Api } from '@kubernetes/client-node';
 import { startContainerdNode, listImages, type ContainerdNode } from './containerd.js';
+import { buildSandboxImage, importToNode, SANDBOX_IMAGE } from './images.js';
 import { startKube, type Kube } from './kube.js';
+import { drainCluster } from './kube-drain.js';
+import { startKubelet, unmountUnder, type Kubelet } from './kubelet.js';
+import { waitFor } from './ports.js';
 import { registerNode, updateNodeImages, type NodeImage } from './pods.js';
 import { startRegistry, type Registry, type RegistryOptions } from './registry.js';
 import { Run } from './run.js';
@@ -17,6 +22,12 @@ export interface SandboxOptions {
   durableTemporal?: boolean;
   /** Start an OCI registry with these options; `false` for none. @default {} (plain HTTP, no auth) */
   registry?: RegistryOptions | false;
+  /**
+   * A real cluster: kube-controller-manager, kube-scheduler and one kubelet per containerd node, each registering
+   * its own Node; pods run. Off, Nodes are objects the harness writes (for suites that write pod statuses by
+   * hand; see test/README.md). @default false
+   */
+  kubelets?: boolean;
 }
 
 /** Everything tote talks to, on loopback: Temporal, kube-apiserver + etcd, containerd nodes, a registry. */
@@ -25,12 +36,17 @@ export interface Sandbox {
   temporal: Temporal;
   kube: Kube;
   nodes: ContainerdNode[];
+  /** The kubelets, in node order (empty without {@link SandboxOptions.kubelets}). */
+  kubelets: Kubelet[];
   registry?: Registry;
   /** Wall time of {@link startSandbox}. */
   startupMs: number;
   /** The node called `name`; throws if there is none. */
   node(name: string): ContainerdNode;
-  /** Refreshes `Node.status.images` of `name` from its containerd, as kubelet's status loop does. */
+  /**
+   * `Node.status.images` of `name` as its containerd holds them now: with kubelets, waits until the kubelet has
+   * reported them (its image cache refreshes every 30 s); without, writes them as kubelet's status loop would.
+   */
   syncNodeImages(name: string): Promise<NodeImage[]>;
   /** Where each component listens, for humans. */
   describe(): string;
@@ -71,20 +87,26 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const run = Run.create(opts.label ?? 'sandbox');
   try {
     const nodeNames = Array.from({ length: opts.nodes ?? 3 }, (_, i) => `node-${i + 1}`);
+    const real = opts.kubelets ?? false;
     const [temporal, kube, nodes, registry] = await Promise.all([
       startTemporal(run, {
         ui: opts.ui,
         dbFile: opts.durableTemporal ? `${run.path('temporal')}/temporal.db` : undefined,
       }),
-      startKube(run),
+      startKube(run, { controlPlane: real }),
       Promise.all(nodeNames.map((name) => startContainerdNode(run, { name }))),
       opts.registry === false ? undefined : startRegistry(run, opts.registry ?? {}),
     ]);
     const kc = kube.kubeConfig();
-    await Promise.all(
-      nodeNames.map((name, i) => registerNode(kc, { name, images: [], internalIP: nodeIP(i + 1) })),
-    );
-    return assemble({ run, temporal, kube, nodes, registry, started });
+    let kubelets: Kubelet[] = [];
+    if (real) {
+      kubelets = await startKubelets(run, kube, nodes);
+    } else {
+      await Promise.all(
+        nodeNames.map((name, i) => registerNode(kc, { name, images: [], internalIP: nodeIP(i + 1) })),
+      );
+    }
+    return assemble({ run, temporal, kube, nodes, kubelets, registry, started });
   } catch (err) {
     await run.stop();
     process.stderr.write(`sandbox failed to start: ${String(err)}\n${run.tailLogs(30)}\n`);
@@ -92,11 +114,35 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   }
 }
 
+/**
+ * Imports the pod sandbox image into every node, starts one kubelet per node and registers the teardown that
+ * deletes every pod through the live kubelets before anything stops (so no container outlives the run).
+ */
+async function startKubelets(run: Run, kube: Kube, nodes: ContainerdNode[]): Promise<Kubelet[]> {
+  const sandboxImage = buildSandboxImage(run);
+  await Promise.all(nodes.map((n) => importToNode(n, sandboxImage, SANDBOX_IMAGE, { unpack: true })));
+  run.onStop('after', () => unmountUnder(run.dir));
+  const kubelets = await Promise.all(
+    nodes.map((n, i) => startKubelet(run, kube, n, { name: n.name, nodeIP: nodeIP(i + 1), index: i + 1 })),
+  );
+  run.onStop('before', () => drainCluster(kube, nodes));
+  return kubelets;
+}
+
+/** Names kubelet would report for `node` now, and whether its Node already says so. */
+async function kubeletReported(kube: Kube, node: ContainerdNode): Promise<NodeImage[] | false> {
+  const want = await nodeImagesOf(node);
+  const status = await kube.kubeConfig().makeApiClient(CoreV1Api).readNode({ name: node.name });
+  const have = new Set((status.status?.images ?? []).flatMap((i) => i.names ?? []));
+  return want.every((img) => img.names.every((n) => have.has(n))) ? want : false;
+}
+
 interface Parts {
   run: Run;
   temporal: Temporal;
   kube: Kube;
   nodes: ContainerdNode[];
+  kubelets: Kubelet[];
   registry: Registry | undefined;
   started: number;
 }
@@ -112,10 +158,18 @@ function assemble(p: Parts): Sandbox {
     temporal: p.temporal,
     kube: p.kube,
     nodes: p.nodes,
+    kubelets: p.kubelets,
     registry: p.registry,
     startupMs: Date.now() - p.started,
     node,
     async syncNodeImages(name) {
+      if (p.kubelets.length > 0) {
+        return waitFor(
+          `kubelet ${name} to report its images in Node.status.images`,
+          () => kubeletReported(p.kube, node(name)),
+          { timeoutMs: 90_000, intervalMs: 1000 },
+        );
+      }
       const images = await nodeImagesOf(node(name));
       await updateNodeImages(p.kube.kubeConfig(), { name, images });
       return images;
@@ -132,6 +186,7 @@ function describeSandbox(p: Parts): string {
     ['kube-apiserver', p.kube.server],
     ['admin kubeconfig', p.kube.adminKubeconfigPath],
     ...p.nodes.map((n): [string, string] => [`containerd ${n.name}`, `unix://${n.socket}`]),
+    ...p.kubelets.map((k): [string, string] => [`kubelet ${k.name}`, `https://${k.nodeIP}:${k.port}`]),
     ['OCI registry', p.registry?.url ?? '(none)'],
     ['run directory (logs)', p.run.dir],
   ];
