@@ -1,14 +1,32 @@
 /**
- * The story `tote demo` tells, step by step, on a running sandbox and tote stack: an image that only node-1
- * still caches, a registry that lost it, a pod on node-2 that cannot pull it, and tote salvaging it.
+ * The story `tote demo` tells, step by step, on a running sandbox cluster (real kubelets, scheduler and
+ * controller-manager) and tote stack: an image that only node-1 still caches, a registry that lost it, a
+ * Deployment whose pod lands on node-2 where kubelet cannot pull it, tote salvaging it, and the replacement pod
+ * Running from the salvaged image.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { EventsV1Api } from '@kubernetes/client-node';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { salvageWorkflowId } from '../common/names.js';
 import { listImages } from '../test/harness/containerd.js';
-import { buildImage, importToNode, pushToRegistry, type BuiltImage } from '../test/harness/images.js';
-import { createDeployment, createNamespace, setPodImageFailure } from '../test/harness/pods.js';
+import {
+  buildImage,
+  importToNode,
+  pushToRegistry,
+  serveScript,
+  type BuiltImage,
+} from '../test/harness/images.js';
+import { createNamespace } from '../test/harness/pods.js';
 import { waitFor } from '../test/harness/ports.js';
+import { toolPath } from '../test/harness/tools.js';
+import {
+  applyDeployment,
+  awaitKubeletFailure,
+  awaitRunning,
+  podLog,
+  type KubeletFailure,
+} from '../test/harness/workloads.js';
 import { MANIFEST_ACCEPT } from '../test/harness/registry.js';
 import type { Sandbox } from '../test/harness/sandbox.js';
 import { progressQuery, type SalvageResult } from '../workflows/index.js';
@@ -21,6 +39,8 @@ export interface Stage {
   client: Client;
   out: OutStream;
   style: Style;
+  /** Aborted when the demo is interrupted: the story's loops stop polling. */
+  signal?: AbortSignal;
 }
 
 /** The demo image: where it lives and under which names. */
@@ -37,15 +57,21 @@ function say(st: Stage, line: string): void {
   st.out.write(`${line}\n`);
 }
 
+const execFileP = promisify(execFile);
+
 /** Builds the image on node-1 only, pushes it, then deletes it from the registry: the outage. */
 export async function seedLostImage(st: Stage, layerMiB: number): Promise<DemoImage> {
   const registry = st.sb.registry;
   if (!registry) throw new Error('the demo needs the sandbox registry');
-  const image = await buildImage(st.sb.run, { layers: 4, layerSize: layerMiB << 20, name: 'demo-web' });
+  const image = await buildImage(st.sb.run, {
+    layers: 4,
+    layerSize: layerMiB << 20,
+    name: 'demo-web',
+    app: { script: serveScript('web 1.0: serving the shop (tote demo image)') },
+  });
   const repo = `${registry.host}/demo/web`;
   const ref = `${repo}:1.0`;
   await importToNode(st.sb.node('node-1'), image, ref);
-  await st.sb.syncNodeImages('node-1');
   await pushToRegistry(image, registry, 'demo/web:1.0');
   const del = await fetch(`${registry.url}/v2/demo/web/manifests/${image.digest}`, { method: 'DELETE' });
   if (del.status !== 202) throw new Error(`registry refused to delete the demo image: HTTP ${del.status}`);
@@ -57,29 +83,28 @@ export async function seedLostImage(st: Stage, layerMiB: number): Promise<DemoIm
   return { image, repo, ref };
 }
 
-/** Creates the opted-in Deployment whose pod lands on node-2 and reports ErrImagePull, as kubelet would. */
-export async function breakPod(st: Stage, img: DemoImage): Promise<string> {
+/**
+ * Applies the opted-in Deployment (its pods go to node-2 by nodeSelector) and waits for node-2's kubelet to fail
+ * pulling the image from the registry that lost it; prints kubelet's own reason and message.
+ */
+export async function breakPod(st: Stage, img: DemoImage): Promise<KubeletFailure> {
   const kc = st.sb.kube.kubeConfig();
   await createNamespace(kc, NAMESPACE, { 'tote.dev/allow': 'true' });
-  const chain = await createDeployment(kc, {
+  await applyDeployment(kc, {
     namespace: NAMESPACE,
     name: DEPLOYMENT,
-    nodeName: 'node-2',
+    node: 'node-2',
     image: img.ref,
     podAnnotations: { 'tote.dev/auto-salvage': 'true' },
   });
-  const pod = chain.pod.metadata?.name ?? '';
-  await setPodImageFailure(kc, {
-    namespace: NAMESPACE,
-    name: pod,
-    container: 'app',
-    reason: 'ErrImagePull',
-  });
+  const failure = await awaitKubeletFailure(kc, NAMESPACE, DEPLOYMENT, ['ErrImagePull', 'ImagePullBackOff']);
+  const pod = failure.pod.metadata?.name ?? '';
   say(
     st,
-    `${st.style.bold('2.')} Deployment ${NAMESPACE}/${DEPLOYMENT} (opted in) has pod ${pod} on node-2: ErrImagePull.`,
+    `${st.style.bold('2.')} Deployment ${NAMESPACE}/${DEPLOYMENT} (opted in) has pod ${pod} on node-2; its kubelet says ${failure.reason}:`,
   );
-  return pod;
+  say(st, `   ${failure.message}`);
+  return failure;
 }
 
 /** Waits for the controller's salvage workflow and prints its detection event and Web UI link. */
@@ -112,6 +137,7 @@ export async function followTransfer(st: Stage, handle: WorkflowHandle): Promise
   let finished = false;
   void result.finally(() => (finished = true)).catch(() => undefined);
   while (!finished) {
+    if (st.signal?.aborted) throw new Error('interrupted');
     const p = await handle.query(progressQuery).catch(() => undefined);
     if (p) {
       meter.add(Date.now(), p.bytesDone);
@@ -125,8 +151,45 @@ export async function followTransfer(st: Stage, handle: WorkflowHandle): Promise
     }
     await new Promise((r) => setTimeout(r, 150));
   }
+  const final = await result;
+  // The workflow's own final progress, so the last line says what the transfer did.
+  if (final.progress) {
+    line.update({
+      phase: final.progress.phase,
+      bytesDone: final.progress.bytesDone,
+      bytesTotal: final.progress.bytesTotal,
+      rate: meter.rate(),
+      note: final.progress.source ? `from ${final.progress.source}` : '',
+    });
+  }
   line.done();
-  return result;
+  return final;
+}
+
+/**
+ * Waits for the Deployment's pod to run on node-2 from the salvaged image, then shows it as `kubectl get pods`
+ * does, the first line of its log, and how long pod failure → Running took.
+ */
+export async function showRunning(st: Stage, img: DemoImage, failure: KubeletFailure): Promise<boolean> {
+  const kc = st.sb.kube.kubeConfig();
+  const running = await awaitRunning(kc, NAMESPACE, DEPLOYMENT, { node: 'node-2', digest: img.image.digest });
+  const { stdout } = await execFileP(toolPath('kubectl'), [
+    '--kubeconfig',
+    st.sb.kube.adminKubeconfigPath,
+    'get',
+    'pods',
+    '-n',
+    NAMESPACE,
+    '-o',
+    'wide',
+  ]);
+  const first = (await podLog(kc, running.pod)).split('\n')[0] ?? '';
+  const seconds = ((running.readyAt - failure.seenAt) / 1000).toFixed(1);
+  say(st, `${st.style.bold('7.')} The pod runs again (kubectl get pods -n ${NAMESPACE}):`);
+  for (const line of stdout.trimEnd().split('\n')) say(st, `   ${line}`);
+  say(st, `   kubectl logs ${running.pod.metadata?.name ?? ''}: ${first}`);
+  say(st, `   Pod failure → Running in ${seconds} s (${failure.reason} first seen → pod Ready).`);
+  return true;
 }
 
 /** Checks node-2's containerd and the backup registry, and prints the outcome. */

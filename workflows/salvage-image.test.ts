@@ -104,6 +104,17 @@ describe('salvageImage', () => {
     expect(detection.workflowId).toBe(s.handle.workflowId);
   });
 
+  test('given a transfer that ends before any progress signal, the final progress should carry its counts', async () => {
+    const s = await run('final-progress', {});
+    expect(s.result?.outcome).toBe('salvaged');
+    const p = s.result?.progress;
+    expect(p?.phase).toBe('Completed');
+    expect(p?.bytesTotal).toBeGreaterThan(0);
+    expect(p?.bytesDone).toBe(p?.bytesTotal);
+    expect(p?.blobsCommitted).toBe(p?.blobsTotal);
+    expect(p?.blobsTotal).toBeGreaterThan(0);
+  });
+
   test('given a second start for the same digest and node, should join the running workflow', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));

@@ -82,6 +82,20 @@ export class SalvageRun {
     });
   }
 
+  /**
+   * Takes the verified transfer's own counts: the final progress says what the transfer did even when it ended
+   * before any live progress signal arrived (a small image moves in less than one report interval).
+   */
+  completeTransfer(r: TransferProgress): void {
+    this.useSource(r.source);
+    Object.assign(this.progress, {
+      bytesDone: r.bytesDone,
+      bytesTotal: r.bytesTotal,
+      blobsCommitted: r.blobsCommitted,
+      blobsTotal: r.blobsTotal,
+    });
+  }
+
   /** A short name of the image for messages. */
   get image(): string {
     return `${this.input.imageRef} (${this.input.digest})`;

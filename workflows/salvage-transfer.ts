@@ -135,7 +135,10 @@ export async function transferWithFallback(
     );
     try {
       const r = await tryOne(run, candidates, current.targetEndpoint ?? '', limits);
-      if (r.incomplete === undefined) return { source: r.result.source, result: r.result };
+      if (r.incomplete === undefined) {
+        run.completeTransfer(r.result);
+        return { source: r.result.source, result: r.result };
+      }
       errors.push(`${r.result.source}: ${r.incomplete}`);
       failed.add(r.result.source);
     } catch (err) {

@@ -1,0 +1,242 @@
+/**
+ * Workloads on a real sandbox cluster (startSandbox({kubelets: true})): the objects a user would apply, made into
+ * pods by the real controllers, scheduled by the real scheduler and run (or failed) by the real kubelets.
+ */
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type V1Container,
+  type V1ContainerStatus,
+  type V1Pod,
+  type V1PodSpec,
+} from '@kubernetes/client-node';
+import { waitFor } from './ports.js';
+
+/** The pod template every workload helper builds on. */
+export interface PodTemplate {
+  image: string;
+  /** Pin to one node through the scheduler (`kubernetes.io/hostname`), as a user's nodeSelector would. */
+  node?: string;
+  /** Name of the one regular container. @default "app" */
+  container?: string;
+  /** Pod annotations (e.g. `tote.dev/auto-salvage`). */
+  podAnnotations?: Record<string, string>;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  initContainer?: { name: string; image: string; command?: string[] };
+  /** Seconds kubelet waits for SIGTERM to work; the fixture images exit at once. @default 5 */
+  terminationGracePeriodSeconds?: number;
+  restartPolicy?: 'Always' | 'OnFailure' | 'Never';
+}
+
+/** A pod spec a user would write for {@link PodTemplate}. */
+export function podSpec(t: PodTemplate): V1PodSpec {
+  const container: V1Container = {
+    name: t.container ?? 'app',
+    image: t.image,
+    ...(t.imagePullPolicy ? { imagePullPolicy: t.imagePullPolicy } : {}),
+  };
+  return {
+    containers: [container],
+    initContainers: t.initContainer
+      ? [
+          {
+            name: t.initContainer.name,
+            image: t.initContainer.image,
+            ...(t.initContainer.command ? { command: t.initContainer.command } : {}),
+          },
+        ]
+      : undefined,
+    nodeSelector: t.node ? { 'kubernetes.io/hostname': t.node } : undefined,
+    terminationGracePeriodSeconds: t.terminationGracePeriodSeconds ?? 5,
+    restartPolicy: t.restartPolicy,
+    // Nothing in the fixture images talks to the apiserver.
+    automountServiceAccountToken: false,
+  };
+}
+
+/** What {@link applyDeployment} creates. */
+export interface WorkloadSpec extends PodTemplate {
+  namespace: string;
+  name: string;
+  /** Annotations of the workload object itself (an owner-chain opt-in). */
+  annotations?: Record<string, string>;
+}
+
+/** Creates a one-replica Deployment; the deployment and replicaset controllers make its pod. */
+export async function applyDeployment(kc: KubeConfig, w: WorkloadSpec): Promise<void> {
+  const labels = { app: w.name };
+  await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+    namespace: w.namespace,
+    body: {
+      metadata: { name: w.name, annotations: w.annotations, labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels, annotations: w.podAnnotations }, spec: podSpec(w) },
+      },
+    },
+  });
+}
+
+/** Creates a one-replica StatefulSet (no volumes, no Service: the controller does not require one). */
+export async function applyStatefulSet(kc: KubeConfig, w: WorkloadSpec): Promise<void> {
+  const labels = { app: w.name };
+  await kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({
+    namespace: w.namespace,
+    body: {
+      metadata: { name: w.name, annotations: w.annotations, labels },
+      spec: {
+        replicas: 1,
+        serviceName: w.name,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels, annotations: w.podAnnotations }, spec: podSpec(w) },
+      },
+    },
+  });
+}
+
+/** Creates a Job whose one pod runs to completion (the template's script must exit). */
+export async function applyJob(kc: KubeConfig, w: WorkloadSpec & { backoffLimit?: number }): Promise<void> {
+  const labels = { app: w.name };
+  await kc.makeApiClient(BatchV1Api).createNamespacedJob({
+    namespace: w.namespace,
+    body: {
+      metadata: { name: w.name, annotations: w.annotations, labels },
+      spec: {
+        backoffLimit: w.backoffLimit ?? 6,
+        template: {
+          metadata: { labels, annotations: w.podAnnotations },
+          spec: podSpec({ ...w, restartPolicy: w.restartPolicy ?? 'Never' }),
+        },
+      },
+    },
+  });
+}
+
+/** Creates a bare pod (no owner): only kubelet's own back-off retries it. */
+export async function applyPod(kc: KubeConfig, w: WorkloadSpec): Promise<void> {
+  await kc.makeApiClient(CoreV1Api).createNamespacedPod({
+    namespace: w.namespace,
+    body: {
+      metadata: {
+        name: w.name,
+        annotations: { ...w.annotations, ...w.podAnnotations },
+        labels: { app: w.name },
+      },
+      spec: podSpec(w),
+    },
+  });
+}
+
+/** Pods labelled `app=<app>` in `namespace`, oldest first, without those being deleted. */
+export async function podsOf(kc: KubeConfig, namespace: string, app: string): Promise<V1Pod[]> {
+  const list = await kc
+    .makeApiClient(CoreV1Api)
+    .listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+  return list.items
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .sort((a, b) =>
+      String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)),
+    );
+}
+
+/** Every container status of a pod: init, regular and ephemeral. */
+export function allStatuses(pod: V1Pod): V1ContainerStatus[] {
+  return [
+    ...(pod.status?.initContainerStatuses ?? []),
+    ...(pod.status?.containerStatuses ?? []),
+    ...(pod.status?.ephemeralContainerStatuses ?? []),
+  ];
+}
+
+/** What kubelet wrote when a container of the pod could not start. */
+export interface KubeletFailure {
+  pod: V1Pod;
+  container: string;
+  reason: string;
+  message: string;
+  /** When the test first saw it. */
+  seenAt: number;
+}
+
+/**
+ * Waits until kubelet reports one of `reasons` (e.g. ErrImagePull, ImagePullBackOff) for a container of a pod of
+ * `app`; returns kubelet's own reason and message.
+ */
+export async function awaitKubeletFailure(
+  kc: KubeConfig,
+  namespace: string,
+  app: string,
+  reasons: string[],
+  timeoutMs = 120_000,
+): Promise<KubeletFailure> {
+  return waitFor(
+    `kubelet to report ${reasons.join('/')} for a pod of ${namespace}/${app}`,
+    async () => {
+      for (const pod of await podsOf(kc, namespace, app)) {
+        for (const s of allStatuses(pod)) {
+          const w = s.state?.waiting;
+          if (w?.reason && reasons.includes(w.reason)) {
+            return { pod, container: s.name, reason: w.reason, message: w.message ?? '', seenAt: Date.now() };
+          }
+        }
+      }
+      return false;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+/** A pod that runs: every regular container running and Ready. */
+export interface RunningPod {
+  pod: V1Pod;
+  /** When the test first saw it Ready. */
+  readyAt: number;
+}
+
+/** True when every regular container of the pod runs and is ready. */
+export function isRunningReady(pod: V1Pod): boolean {
+  const statuses = pod.status?.containerStatuses ?? [];
+  return (
+    pod.status?.phase === 'Running' &&
+    statuses.length === (pod.spec?.containers.length ?? 0) &&
+    statuses.every((s) => s.ready && s.state?.running)
+  );
+}
+
+/**
+ * Waits for a pod of `app` that runs and is Ready (optionally only on `node`, and only one whose image ID is
+ * `digest`, i.e. started from that image); returns it.
+ */
+export async function awaitRunning(
+  kc: KubeConfig,
+  namespace: string,
+  app: string,
+  opts: { node?: string; digest?: string; timeoutMs?: number } = {},
+): Promise<RunningPod> {
+  return waitFor(
+    `a Running, Ready pod of ${namespace}/${app}${opts.node ? ` on ${opts.node}` : ''}`,
+    async () => {
+      const pod = (await podsOf(kc, namespace, app)).find(
+        (p) =>
+          isRunningReady(p) &&
+          (!opts.node || p.spec?.nodeName === opts.node) &&
+          (!opts.digest ||
+            (p.status?.containerStatuses ?? []).every((s) => s.imageID?.endsWith(opts.digest ?? ''))),
+      );
+      return pod ? { pod, readyAt: Date.now() } : false;
+    },
+    { timeoutMs: opts.timeoutMs ?? 180_000, intervalMs: 250 },
+  );
+}
+
+/** The container's log through the apiserver and the node's kubelet (what `kubectl logs` shows). */
+export async function podLog(kc: KubeConfig, pod: V1Pod, container?: string): Promise<string> {
+  return kc.makeApiClient(CoreV1Api).readNamespacedPodLog({
+    name: pod.metadata?.name ?? '',
+    namespace: pod.metadata?.namespace ?? '',
+    container,
+  });
+}
