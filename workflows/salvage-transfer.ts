@@ -95,9 +95,11 @@ async function tryOne(
     digest: input.digest,
     target: targetAgent,
   });
-  return v.complete
-    ? { result }
-    : { result, incomplete: `the image is still incomplete on ${input.node} after the transfer` };
+  if (!v.complete) {
+    return { result, incomplete: `the image is still incomplete on ${input.node} after the transfer` };
+  }
+  run.completeTransfer(result);
+  return { result };
 }
 
 async function relocate(run: SalvageRun): Promise<SourceInventory> {
@@ -135,10 +137,7 @@ export async function transferWithFallback(
     );
     try {
       const r = await tryOne(run, candidates, current.targetEndpoint ?? '', limits);
-      if (r.incomplete === undefined) {
-        run.completeTransfer(r.result);
-        return { source: r.result.source, result: r.result };
-      }
+      if (r.incomplete === undefined) return { source: r.result.source, result: r.result };
       errors.push(`${r.result.source}: ${r.incomplete}`);
       failed.add(r.result.source);
     } catch (err) {
