@@ -10,13 +10,8 @@ import { EventsV1Api } from '@kubernetes/client-node';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { salvageWorkflowId } from '../common/names.js';
 import { listImages } from '../test/harness/containerd.js';
-import {
-  buildImage,
-  importToNode,
-  pushToRegistry,
-  serveScript,
-  type BuiltImage,
-} from '../test/harness/images.js';
+import { serveScript, type BuiltImage } from '../test/harness/images.js';
+import { seedLostImage as seedLost } from '../test/harness/scenarios.js';
 import { createNamespace } from '../test/harness/pods.js';
 import { waitFor } from '../test/harness/ports.js';
 import { toolPath } from '../test/harness/tools.js';
@@ -61,26 +56,22 @@ const execFileP = promisify(execFile);
 
 /** Builds the image on node-1 only, pushes it, then deletes it from the registry: the outage. */
 export async function seedLostImage(st: Stage, layerMiB: number): Promise<DemoImage> {
-  const registry = st.sb.registry;
-  if (!registry) throw new Error('the demo needs the sandbox registry');
-  const image = await buildImage(st.sb.run, {
-    layers: 4,
-    layerSize: layerMiB << 20,
-    name: 'demo-web',
-    app: { script: serveScript('web 1.0: serving the shop (tote demo image)') },
+  const lost = await seedLost(st.sb, {
+    repo: 'demo/web',
+    spec: {
+      layers: 4,
+      layerSize: layerMiB << 20,
+      name: 'demo-web',
+      app: { script: serveScript('web 1.0: serving the shop (tote demo image)') },
+    },
   });
-  const repo = `${registry.host}/demo/web`;
-  const ref = `${repo}:1.0`;
-  await importToNode(st.sb.node('node-1'), image, ref);
-  await pushToRegistry(image, registry, 'demo/web:1.0');
-  const del = await fetch(`${registry.url}/v2/demo/web/manifests/${image.digest}`, { method: 'DELETE' });
-  if (del.status !== 202) throw new Error(`registry refused to delete the demo image: HTTP ${del.status}`);
+  const { image, ref } = lost;
   say(
     st,
     `${st.style.bold('1.')} Built ${ref} (${formatBytes(image.totalSize)}, ${image.digest.slice(0, 19)}…)`,
   );
   say(st, `   It is cached on node-1 only, and the registry has just lost it (manifest deleted).`);
-  return { image, repo, ref };
+  return lost;
 }
 
 /**

@@ -28,6 +28,11 @@ export interface SandboxOptions {
    * hand; see test/README.md). @default false
    */
   kubelets?: boolean;
+  /**
+   * containerd major version per node, in node order (a mixed cluster); nodes past the list use the default.
+   * @default every node {@link containerdMajor} (TOTE_CONTAINERD, 2 unless it is 1)
+   */
+  containerd?: (1 | 2)[];
 }
 
 /** Everything tote talks to, on loopback: Temporal, kube-apiserver + etcd, containerd nodes, a registry. */
@@ -94,7 +99,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         dbFile: opts.durableTemporal ? `${run.path('temporal')}/temporal.db` : undefined,
       }),
       startKube(run, { controlPlane: real }),
-      Promise.all(nodeNames.map((name) => startContainerdNode(run, { name }))),
+      Promise.all(
+        nodeNames.map((name, i) => startContainerdNode(run, { name, major: opts.containerd?.[i] })),
+      ),
       opts.registry === false ? undefined : startRegistry(run, opts.registry ?? {}),
     ]);
     const kc = kube.kubeConfig();

@@ -1,0 +1,185 @@
+// Salvages proven by running containers, on a real small cluster: kube-controller-manager, kube-scheduler and a
+// kubelet per containerd node; tote's controller, worker and mTLS agents as processes. Every failure here is what
+// a kubelet wrote (its own ErrImagePull / ImagePullBackOff / CreateContainerError and messages) and every salvage
+// ends with a container started from the salvaged image on the target node, read back through `kubectl logs`.
+import { BatchV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ctr, listContent } from '../harness/containerd.js';
+import { importToNode, serveScript } from '../harness/images.js';
+import { salvageRecords } from '../harness/kube-views.js';
+import { createNamespace } from '../harness/pods.js';
+import { waitFor } from '../harness/ports.js';
+import { startSandbox, type Sandbox } from '../harness/sandbox.js';
+import { seedLostImage, type LostImage } from '../harness/scenarios.js';
+import { startToteStack, type ToteStack } from '../harness/stack.js';
+import {
+  applyDeployment,
+  applyJob,
+  applyPod,
+  applyStatefulSet,
+  awaitKubeletFailure,
+  awaitRunning,
+  podLog,
+  podsOf,
+  type WorkloadSpec,
+} from '../harness/workloads.js';
+
+const TIMEOUT = 300_000;
+const OPT_IN = { 'tote.dev/auto-salvage': 'true' };
+let sb: Sandbox;
+let stack: ToteStack;
+let admin: KubeConfig;
+
+beforeAll(async () => {
+  sb = await startSandbox({ label: 'e2e-kubelet', nodes: 2, kubelets: true });
+  try {
+    stack = await startToteStack(sb, { workerReadyTimeoutMs: 120_000 });
+    admin = sb.kube.kubeConfig();
+  } catch (err) {
+    process.stderr.write(sb.run.tailLogs(30));
+    await sb.stop();
+    throw err;
+  }
+}, TIMEOUT);
+
+afterAll(async () => {
+  await sb?.stop();
+}, TIMEOUT);
+
+/** A fresh opted-in namespace and an image in it that only node-1 caches and the registry lost. */
+async function outage(ns: string, script?: string): Promise<LostImage> {
+  await createNamespace(admin, ns, { 'tote.dev/allow': 'true' });
+  return seedLostImage(sb, { repo: `${ns}/app`, spec: script ? { app: { script } } : {} });
+}
+
+/** Checks the salvage left its record and that the running pod's log is the image's own output. */
+async function provenBy(ns: string, app: string, lost: LostImage, logLine: RegExp): Promise<void> {
+  const running = await awaitRunning(admin, ns, app, { node: 'node-2', digest: lost.image.digest });
+  expect(running.pod.status?.containerStatuses?.[0]?.imageID).toContain(lost.image.digest);
+  expect(await podLog(admin, running.pod)).toMatch(logLine);
+  const records = await salvageRecords(admin, ns);
+  expect(records.map((r) => [r.spec.digest, r.spec.sourceNode, r.spec.targetNode])).toContainEqual([
+    lost.image.digest,
+    'node-1',
+    'node-2',
+  ]);
+}
+
+function workload(ns: string, lost: LostImage, extra: Partial<WorkloadSpec> = {}): WorkloadSpec {
+  return { namespace: ns, name: 'app', image: lost.ref, node: 'node-2', podAnnotations: OPT_IN, ...extra };
+}
+
+describe('given a registry that lost an image only node-1 still caches, on real kubelets', () => {
+  it(
+    'a Deployment whose pod cannot pull it should run again on node-2 from the salvaged image',
+    async () => {
+      const lost = await outage('k-deploy');
+      await applyDeployment(admin, workload('k-deploy', lost));
+      const failure = await awaitKubeletFailure(admin, 'k-deploy', 'app', [
+        'ErrImagePull',
+        'ImagePullBackOff',
+      ]);
+      expect(failure.message).toContain(lost.ref);
+      await provenBy('k-deploy', 'app', lost, /tote fixture \w+: up/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a StatefulSet pod should run again (its controller recreates the same pod name)',
+    async () => {
+      const lost = await outage('k-sts');
+      await applyStatefulSet(admin, workload('k-sts', lost));
+      await awaitKubeletFailure(admin, 'k-sts', 'app', ['ErrImagePull', 'ImagePullBackOff']);
+      await provenBy('k-sts', 'app', lost, /tote fixture \w+: up/);
+      expect((await podsOf(admin, 'k-sts', 'app')).map((p) => p.metadata?.name)).toEqual(['app-0']);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a bare pod (no owner, so tote does not delete it) should run once kubelet retries after its back-off',
+    async () => {
+      const lost = await outage('k-bare');
+      await applyPod(admin, workload('k-bare', lost));
+      const failure = await awaitKubeletFailure(admin, 'k-bare', 'app', ['ErrImagePull', 'ImagePullBackOff']);
+      const running = await awaitRunning(admin, 'k-bare', 'app', {
+        node: 'node-2',
+        digest: lost.image.digest,
+      });
+      // The same pod: kubelet found the image on its next attempt.
+      expect(running.pod.metadata?.uid).toBe(failure.pod.metadata?.uid);
+      process.stdout.write(
+        `bare pod: failure → Running in ${((running.readyAt - failure.seenAt) / 1000).toFixed(1)} s\n`,
+      );
+      expect(await podLog(admin, running.pod)).toMatch(/tote fixture \w+: up/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a Job whose pod cannot pull should complete from the salvaged image',
+    async () => {
+      const lost = await outage('k-job', "echo 'job ran to the end'; exit 0");
+      await applyJob(admin, { ...workload('k-job', lost), annotations: OPT_IN, podAnnotations: undefined });
+      await awaitKubeletFailure(admin, 'k-job', 'app', ['ErrImagePull', 'ImagePullBackOff']);
+      const batch = admin.makeApiClient(BatchV1Api);
+      await waitFor(
+        'the Job to succeed',
+        async () =>
+          ((await batch.readNamespacedJob({ name: 'app', namespace: 'k-job' })).status?.succeeded ?? 0) > 0,
+        { timeoutMs: 180_000, intervalMs: 500 },
+      );
+      const done = (await podsOf(admin, 'k-job', 'app')).find((p) => p.status?.phase === 'Succeeded');
+      expect(done?.spec?.nodeName).toBe('node-2');
+      expect(done?.status?.containerStatuses?.[0]?.imageID).toContain(lost.image.digest);
+      expect(done ? await podLog(admin, done) : '').toContain('job ran to the end');
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a pod whose init container cannot pull should initialize and run',
+    async () => {
+      const lost = await outage('k-init', "echo 'init done'; exit 0");
+      const main = await seedLostImage(sb, { repo: 'k-init/main', holders: ['node-1', 'node-2'] });
+      await applyDeployment(admin, {
+        ...workload('k-init', main),
+        initContainer: { name: 'setup', image: lost.ref },
+      });
+      const failure = await awaitKubeletFailure(admin, 'k-init', 'app', ['ErrImagePull', 'ImagePullBackOff']);
+      expect(failure.container).toBe('setup');
+      const running = await awaitRunning(admin, 'k-init', 'app', { node: 'node-2' });
+      expect(running.pod.status?.initContainerStatuses?.[0]?.imageID).toContain(lost.image.digest);
+      expect(await podLog(admin, running.pod, 'setup')).toContain('init done');
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a real CreateContainerError (a layer blob gone from the node) should be cleaned up, salvaged and run',
+    async () => {
+      const lost = await outage('k-corrupt');
+      // node-2 once pulled it, but lost a layer from its content store: the record stays, unpacking fails.
+      await importToNode(sb.node('node-2'), lost.image, lost.ref);
+      const layer = lost.image.layerDigests[0] ?? '';
+      await ctr(sb.node('node-2'), ['content', 'rm', layer]);
+      expect(await listContent(sb.node('node-2'))).not.toContain(layer);
+      await applyDeployment(admin, workload('k-corrupt', lost));
+      const failure = await awaitKubeletFailure(admin, 'k-corrupt', 'app', ['CreateContainerError']);
+      expect(failure.message).toMatch(/not found/);
+      await provenBy('k-corrupt', 'app', lost, /tote fixture \w+: up/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a custom app script is what runs after the salvage (kubectl logs shows the app, not a fixture default)',
+    async () => {
+      const lost = await outage('k-logs', serveScript('hello from the salvaged app'));
+      await applyDeployment(admin, workload('k-logs', lost));
+      await awaitKubeletFailure(admin, 'k-logs', 'app', ['ErrImagePull', 'ImagePullBackOff']);
+      await provenBy('k-logs', 'app', lost, /^hello from the salvaged app$/m);
+    },
+    TIMEOUT,
+  );
+});
