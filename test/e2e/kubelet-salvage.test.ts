@@ -10,7 +10,7 @@ import { createNamespace } from '../harness/pods.js';
 import { waitFor } from '../harness/ports.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
 import { seedLostImage, type LostImage } from '../harness/scenarios.js';
-import { startToteStack, type ToteStack } from '../harness/stack.js';
+import { startToteStack } from '../harness/stack.js';
 import {
   applyDeployment,
   applyJob,
@@ -26,13 +26,12 @@ import {
 const TIMEOUT = 300_000;
 const OPT_IN = { 'tote.dev/auto-salvage': 'true' };
 let sb: Sandbox;
-let stack: ToteStack;
 let admin: KubeConfig;
 
 beforeAll(async () => {
   sb = await startSandbox({ label: 'e2e-kubelet', nodes: 2, kubelets: true });
   try {
-    stack = await startToteStack(sb, { workerReadyTimeoutMs: 120_000 });
+    await startToteStack(sb, { workerReadyTimeoutMs: 120_000 });
     admin = sb.kube.kubeConfig();
   } catch (err) {
     process.stderr.write(sb.run.tailLogs(30));
