@@ -38,6 +38,7 @@ const REASON_METRICS: Record<EventReason, { counter?: CounterName; histogram?: H
   ImageCorrupt: { counter: 'corrupt_images' },
   ImagePushed: { counter: 'push_successes', histogram: 'push_duration' },
   ImagePushFailed: { counter: 'push_failures' },
+  ImagePullPolicyAlways: {},
 };
 
 /** Short `action` verbs for events.k8s.io/v1. */
@@ -50,6 +51,7 @@ const REASON_ACTION: Record<EventReason, string> = {
   ImageCorrupt: 'Cleaning',
   ImagePushed: 'Pushed',
   ImagePushFailed: 'Pushing',
+  ImagePullPolicyAlways: 'Restarting',
 };
 
 /** The final event message: the text, the workflow id, and for Warnings the technical-debt sentence. */

@@ -38,6 +38,30 @@ describe('deleteOwnedPod', () => {
     expect(deletes).toEqual([]);
   });
 
+  test('given a container pulling with Always, should not delete and should name the top workload', async () => {
+    const deletes: PodRef[] = [];
+    const deps = fakeDeps({
+      kube: fakeKube({
+        getPod: async () => owned,
+        getOwner: async (_ns, o) =>
+          o.kind === 'ReplicaSet'
+            ? { annotations: {}, ownerReferences: [{ kind: 'Deployment', name: 'web', controller: true }] }
+            : { annotations: {}, ownerReferences: [] },
+        deletePod: async (p) => (deletes.push(p), true),
+      }),
+    });
+    const r = await new MockActivityEnvironment().run(createPodActivities(deps).deleteOwnedPod, {
+      pod: { namespace: 'a', name: 'p', uid: 'u1' },
+      pullPolicy: 'Always',
+    });
+    expect(r).toEqual({
+      deleted: false,
+      reason: 'pull-policy-always',
+      workload: { kind: 'Deployment', name: 'web' },
+    });
+    expect(deletes).toEqual([]);
+  });
+
   test('given the pod gone, should report it', async () => {
     expect((await restart(null)).r).toEqual({ deleted: false, reason: 'gone' });
   });

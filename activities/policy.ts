@@ -11,14 +11,15 @@ import type { PodRef, SalvageMode, SalvagePolicy } from './types.js';
 const MODES: readonly SalvageMode[] = ['auto', 'approve', 'detect-only'];
 
 /** How many owner levels above the pod carry `tote.dev/auto-salvage` (ReplicaSet → Deployment, Job → CronJob). */
-const OWNER_LEVELS = 2;
+export const OWNER_LEVELS = 2;
 
 /** The mode a namespace annotation selects, or undefined when the value is absent or invalid. */
 export function modeFromAnnotation(value: string | undefined): SalvageMode | undefined {
   return MODES.find((m) => m === value);
 }
 
-function controllerOf(meta: ObjectMeta): OwnerRef | undefined {
+/** The owner that controls `meta` (or its first owner). */
+export function controllerOf(meta: ObjectMeta): OwnerRef | undefined {
   return meta.ownerReferences.find((o) => o.controller) ?? meta.ownerReferences[0];
 }
 

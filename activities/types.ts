@@ -24,10 +24,12 @@ export type EventReason =
   | 'ImageSalvageFailed'
   | 'ImageCorrupt'
   | 'ImagePushed'
-  | 'ImagePushFailed';
+  | 'ImagePushFailed'
+  | 'ImagePullPolicyAlways';
 
 /** Webhook event types, filtered by `--webhook-events`. */
-export type WebhookEvent = 'detected' | 'salvaged' | 'salvage_failed' | 'pushed' | 'push_failed';
+export type WebhookEvent =
+  'detected' | 'salvaged' | 'salvage_failed' | 'pushed' | 'push_failed' | 'pull_policy_always';
 
 /** Typed non-retryable failure types (activities/failures.ts raises them; workflows may raise them too). */
 export type FailureType = 'ImageTooLarge' | 'NoSourceNode' | 'OptInWithdrawn' | 'InvalidImageReference';

@@ -19,4 +19,13 @@ describe('cooldownLeft', () => {
   test.each(['RUNNING', 'COMPLETED'])('given a run %s, should start (or join) at once', (status) => {
     expect(cooldownLeft({ status, closeTime: closed }, at(0))).toBe(0);
   });
+
+  test('given a completed run for a container that pulls with Always, should wait out the cool-down', () => {
+    const last = { status: 'COMPLETED', closeTime: closed };
+    expect(cooldownLeft(last, at(1), FAILED_SALVAGE_COOLDOWN_MS, { pullPolicy: 'Always' })).toBe(
+      FAILED_SALVAGE_COOLDOWN_MS - 60_000,
+    );
+    expect(cooldownLeft(last, at(11), FAILED_SALVAGE_COOLDOWN_MS, { pullPolicy: 'Always' })).toBe(0);
+    expect(cooldownLeft(last, at(1), FAILED_SALVAGE_COOLDOWN_MS, { pullPolicy: 'IfNotPresent' })).toBe(0);
+  });
 });

@@ -32,6 +32,8 @@ export interface DetectedFailure {
   readonly node: string;
   /** Kubelet's waiting message, when present. */
   readonly message?: string;
+  /** The container's pull policy, when the spec says (always, once stored by the apiserver). */
+  readonly pullPolicy?: string;
 }
 
 const LISTS = [
@@ -52,7 +54,8 @@ function toFailure(
   const waiting = s.state?.waiting;
   if (!isFailureReason(waiting?.reason)) return undefined;
   // The spec is the source of truth: status.image may be normalised, an image id, or absent.
-  const image = specs.find((c) => c.name === s.name)?.image || s.image;
+  const spec = specs.find((c) => c.name === s.name);
+  const image = spec?.image || s.image;
   if (!image) return undefined;
   return {
     container: s.name,
@@ -62,6 +65,7 @@ function toFailure(
     ...(s.image ? { statusImage: s.image } : {}),
     ...(s.imageID ? { imageID: s.imageID } : {}),
     ...(waiting.message ? { message: waiting.message } : {}),
+    ...(spec?.imagePullPolicy ? { pullPolicy: spec.imagePullPolicy } : {}),
   };
 }
 

@@ -281,7 +281,12 @@ export class Reconciler {
       const workflowId =
         plan.action === 'cleanup'
           ? await this.deps.starter.startCleanup({ ...base, message: f.message })
-          : await this.deps.starter.startSalvage({ ...base, container: f.container, reason: f.reason });
+          : await this.deps.starter.startSalvage({
+              ...base,
+              container: f.container,
+              reason: f.reason,
+              ...(f.pullPolicy ? { pullPolicy: f.pullPolicy, containerKind: f.containerKind } : {}),
+            });
       if (typeof workflowId !== 'string') {
         this.deferred(pod, memo, workflowId);
         return false;

@@ -45,7 +45,7 @@ export function temporalStarter(
       }
       const d = await client.workflow.getHandle(workflowId).describe();
       const last = { status: d.status.name, closeTime: d.closeTime };
-      const retryInMs = cooldownLeft(last, now(), cooldownMs);
+      const retryInMs = cooldownLeft(last, now(), cooldownMs, { pullPolicy: input.pullPolicy });
       if (retryInMs > 0) return { workflowId, lastStatus: last.status, retryInMs };
       // Closed long enough ago (or completed): a new run. Another replica may do the same: USE_EXISTING joins.
       await client.workflow.start<typeof salvageImage>('salvageImage', {

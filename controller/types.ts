@@ -47,6 +47,8 @@ export interface ContainerSpec {
   readonly name: string;
   /** Image reference exactly as written in the spec. */
   readonly image?: string;
+  /** As stored: the apiserver defaults it (Always for `:latest` or no tag, else IfNotPresent). */
+  readonly imagePullPolicy?: string;
 }
 
 /** Why a container is not running yet (`state.waiting`). */
@@ -140,7 +142,11 @@ function slimMeta(m: ObjectMeta | undefined): ObjectMeta {
 }
 
 function slimContainers(list: readonly ContainerSpec[] | undefined): ContainerSpec[] | undefined {
-  return list?.map((c) => ({ name: c.name, image: c.image }));
+  return list?.map((c) => ({
+    name: c.name,
+    image: c.image,
+    ...(c.imagePullPolicy ? { imagePullPolicy: c.imagePullPolicy } : {}),
+  }));
 }
 
 function slimStatuses(list: readonly ContainerStatus[] | undefined): ContainerStatus[] | undefined {

@@ -138,7 +138,14 @@ function webhook(f: Flags, env: Record<string, string | undefined>): ActivityCon
   const url = f.get('webhookUrl');
   if (!url) return undefined;
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw f.bad('webhookUrl', url, 'an http(s) URL');
-  const all: WebhookEvent[] = ['detected', 'salvaged', 'salvage_failed', 'pushed', 'push_failed'];
+  const all: WebhookEvent[] = [
+    'detected',
+    'salvaged',
+    'salvage_failed',
+    'pushed',
+    'push_failed',
+    'pull_policy_always',
+  ];
   const events = (f.get('webhookEvents') ?? '')
     .split(',')
     .map((e) => e.trim())

@@ -55,7 +55,7 @@ async function afterTransfer(
     { durationSeconds: t.result.durationMs / 1000 },
   );
   run.setPhase('Restarting');
-  const restart = await acts(KUBE, `Restart ${input.pod.name} if owned`).deleteOwnedPod({ pod: input.pod });
+  const restart = await run.restartPod();
   const pushedTo = policy.backup ? await pushBackup(run) : undefined;
   run.setPhase('Notifying');
   await run.webhook('salvaged', { source: t.source, bytes: t.result.bytesTotal, record: rec.name });
@@ -138,7 +138,7 @@ async function salvage(run: SalvageRun): Promise<SalvageResult> {
   await ensureSalvageable(run, inv, policy);
   if (inv.targetHasImage) {
     await run.detection;
-    const restart = await acts(KUBE, `Restart ${input.pod.name} if owned`).deleteOwnedPod({ pod: input.pod });
+    const restart = await run.restartPod();
     return { outcome: 'already-present', podRestarted: restart.deleted, progress: run.finish('Completed') };
   }
   const t = await transferWithFallback(run, inv, {

@@ -9,7 +9,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { RestartResult } from '../activities/pods.js';
 import type { EventReason, TransferProgress, WebhookEvent } from '../activities/types.js';
+import { pullPolicyFix, type ContainerList } from '../common/pull-policy.js';
 import type { CounterName } from '../activities/deps.js';
 import { acts } from './acts.js';
 import { KUBE, WEBHOOK } from './activity-options.js';
@@ -21,6 +23,12 @@ export interface EventOptions {
   durationSeconds?: number;
   extraCounters?: CounterName[];
 }
+
+const LISTS: Record<'init' | 'regular' | 'ephemeral', ContainerList> = {
+  init: 'initContainers',
+  regular: 'containers',
+  ephemeral: 'ephemeralContainers',
+};
 
 /** One salvage: its input, its progress and its reporting helpers. */
 export class SalvageRun {
@@ -94,6 +102,32 @@ export class SalvageRun {
       blobsCommitted: r.blobsCommitted,
       blobsTotal: r.blobsTotal,
     });
+  }
+
+  /**
+   * Restarts the pod when that helps: the activity deletes an owned pod so its controller makes a fresh one at
+   * once. Under `imagePullPolicy: Always` it deletes nothing (the replacement would fail the same way, and tote
+   * would loop); the run then says why in a Warning event and a `pull_policy_always` webhook, with the fix.
+   */
+  async restartPod(): Promise<RestartResult> {
+    const { input } = this;
+    const r = await acts(KUBE, `Restart ${input.pod.name} if owned`).deleteOwnedPod({
+      pod: input.pod,
+      ...(input.pullPolicy ? { pullPolicy: input.pullPolicy } : {}),
+    });
+    if (r.reason !== 'pull-policy-always') return r;
+    const container = input.container ?? 'app';
+    const list = LISTS[input.containerKind ?? 'regular'];
+    const fix = pullPolicyFix(input.pod.namespace, r.workload, container, list);
+    const message =
+      `Image ${this.image} is on node ${input.node}, but container ${container} pulls with imagePullPolicy: ` +
+      `Always: kubelet asks the registry before every start, so the salvaged copy cannot start it and tote does ` +
+      `not restart the pod (its replacement would fail the same way). Fix: ${fix}`;
+    await Promise.all([
+      this.event('Warning', 'ImagePullPolicyAlways', message),
+      this.webhook('pull_policy_always', { container, fix, ...(r.workload ? { workload: r.workload } : {}) }),
+    ]);
+    return r;
   }
 
   /** A short name of the image for messages. */

@@ -24,6 +24,13 @@ export interface SalvageInput {
    * `tote.dev/auto-salvage` is then not required; the namespace's `tote.dev/allow` still is.
    */
   requestedBy?: string;
+  /**
+   * The failing container's `imagePullPolicy`. With `Always`, kubelet asks the registry on every start, so the
+   * salvaged copy cannot bring the pod back and deleting it would only loop: see `pullPolicyBlocks`.
+   */
+  pullPolicy?: string;
+  /** Which list of the pod spec the failing container is in. @default "regular" */
+  containerKind?: 'init' | 'regular' | 'ephemeral';
 }
 
 /** Phases of a salvage, also the values of the `SalvagePhase` search attribute. */

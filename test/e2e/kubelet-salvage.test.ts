@@ -3,9 +3,10 @@
 // a kubelet wrote (its own ErrImagePull / ImagePullBackOff / CreateContainerError and messages) and every salvage
 // ends with a container started from the salvaged image on the target node, read back through `kubectl logs`.
 import { BatchV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
 import { ctr, listContent } from '../harness/containerd.js';
 import { importToNode, serveScript } from '../harness/images.js';
-import { salvageRecords } from '../harness/kube-views.js';
+import { podEvents, salvageRecords } from '../harness/kube-views.js';
 import { createNamespace } from '../harness/pods.js';
 import { waitFor } from '../harness/ports.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
@@ -61,6 +62,19 @@ async function provenBy(ns: string, app: string, lost: LostImage, logLine: RegEx
     'node-1',
     'node-2',
   ]);
+}
+
+/** How many runs Temporal has of workflow `id` (every run, closed or open). */
+async function workflowRuns(id: string): Promise<number> {
+  const connection = await Connection.connect({ address: sb.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: sb.temporal.namespace });
+    let n = 0;
+    for await (const _ of client.workflow.list({ query: `WorkflowId = "${id}"` })) n++;
+    return n;
+  } finally {
+    await connection.close();
+  }
 }
 
 function workload(ns: string, lost: LostImage, extra: Partial<WorkloadSpec> = {}): WorkloadSpec {
@@ -178,6 +192,41 @@ describe('given a registry that lost an image only node-1 still caches, on real 
       await applyDeployment(admin, workload('k-logs', lost));
       await awaitKubeletFailure(admin, 'k-logs', 'app', ['ErrImagePull', 'ImagePullBackOff']);
       await provenBy('k-logs', 'app', lost, /^hello from the salvaged app$/m);
+    },
+    TIMEOUT,
+  );
+});
+
+describe('given a container that pulls with imagePullPolicy: Always, on real kubelets', () => {
+  it(
+    'should salvage once, never delete the pod in a loop, and say why with the one-line fix',
+    async () => {
+      const lost = await outage('k-always');
+      await applyDeployment(admin, { ...workload('k-always', lost), imagePullPolicy: 'Always' });
+      const failure = await awaitKubeletFailure(admin, 'k-always', 'app', [
+        'ErrImagePull',
+        'ImagePullBackOff',
+      ]);
+      // Watch several kubelet retries (back-off 10 s, 20 s, 40 s): every pod the Deployment ever had, and the runs.
+      const uids = new Set<string>();
+      const deadline = Date.now() + 75_000;
+      while (Date.now() < deadline) {
+        for (const p of await podsOf(admin, 'k-always', 'app')) uids.add(p.metadata?.uid ?? '');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      const runs = await workflowRuns(`salvage/${lost.image.digest}/node-2`);
+      process.stdout.write(`Always policy over 75 s: ${uids.size} pod(s), ${runs} salvage run(s)\n`);
+      expect([...uids]).toEqual([failure.pod.metadata?.uid]);
+      expect(runs).toBe(1);
+      const events = await podEvents(admin, 'k-always', failure.pod.metadata?.name ?? '');
+      const warning = events.find((e) => e.reason === 'ImagePullPolicyAlways');
+      expect(warning?.type).toBe('Warning');
+      expect(warning?.note).toContain('imagePullPolicy: Always');
+      expect(warning?.note).toContain(
+        `kubectl -n k-always patch deployment app -p '{"spec":{"template":{"spec":{"containers":[{"name":"app","imagePullPolicy":"IfNotPresent"}]}}}}'`,
+      );
+      // The salvage itself happened: node-2 holds the image, ready for the fix.
+      expect(events.map((e) => e.reason)).toContain('ImageSalvaged');
     },
     TIMEOUT,
   );
