@@ -175,7 +175,7 @@ export interface SalvageRecordObject {
   namespace: string;
   name: string;
   spec: Record<string, string>;
-  status: Record<string, string | number>;
+  status: Record<string, string | number | Record<string, string>>;
   labels?: Record<string, string>;
 }
 
@@ -206,6 +206,11 @@ export interface KubePort {
   listSalvageRecords(opts?: CallOptions): Promise<SalvageRecordSummary[]>;
   /** Deletes a SalvageRecord; false when it was already gone. */
   deleteSalvageRecord(namespace: string, name: string, opts?: CallOptions): Promise<boolean>;
+  /**
+   * Applies a strategic-merge patch to a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, CronJob);
+   * false when it is gone. Optional: only the pull-policy remedy needs it.
+   */
+  patchWorkload?(namespace: string, workload: OwnerRef, patch: object, opts?: CallOptions): Promise<boolean>;
   /** Deletes a pod, preconditioned on its uid when given; false when it was already gone. */
   deletePod(pod: PodRef, opts?: CallOptions): Promise<boolean>;
   /** The `.dockerconfigjson` of a Secret, decoded; null when missing. */
@@ -337,6 +342,12 @@ export interface ActivityConfig {
   webhook?: WebhookConfig;
   /** Whether tag resolution through the registry v2 API is allowed (`--registry-resolve`). */
   registryResolve: boolean;
+  /**
+   * Whether the worker may switch a workload's `imagePullPolicy: Always` to `IfNotPresent` where the Namespace or
+   * the workload carries `tote.dev/pull-policy-remedy: "true"` (`--pull-policy-remedy`; the chart grants the
+   * patch RBAC only with it). @default false
+   */
+  pullPolicyRemedy?: boolean;
 }
 
 /** Caps concurrent transfers (`--max-concurrent-salvages`, `--max-uploads-per-source`) within one worker. */

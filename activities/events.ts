@@ -39,6 +39,7 @@ const REASON_METRICS: Record<EventReason, { counter?: CounterName; histogram?: H
   ImagePushed: { counter: 'push_successes', histogram: 'push_duration' },
   ImagePushFailed: { counter: 'push_failures' },
   ImagePullPolicyAlways: {},
+  ImagePullPolicyChanged: {},
 };
 
 /** Short `action` verbs for events.k8s.io/v1. */
@@ -52,6 +53,7 @@ const REASON_ACTION: Record<EventReason, string> = {
   ImagePushed: 'Pushed',
   ImagePushFailed: 'Pushing',
   ImagePullPolicyAlways: 'Restarting',
+  ImagePullPolicyChanged: 'Restarting',
 };
 
 /** The final event message: the text, the workflow id, and for Warnings the technical-debt sentence. */

@@ -53,6 +53,7 @@ export function salvageRecordObject(input: SalvageRecordInput, completedAt: stri
       durationSeconds: Math.round(input.durationMs) / 1000,
       workflowId: input.workflowId,
       completedAt,
+      ...(input.pullPolicyChange ? { pullPolicyChange: { ...input.pullPolicyChange } } : {}),
     },
   };
 }

@@ -25,11 +25,18 @@ export type EventReason =
   | 'ImageCorrupt'
   | 'ImagePushed'
   | 'ImagePushFailed'
-  | 'ImagePullPolicyAlways';
+  | 'ImagePullPolicyAlways'
+  | 'ImagePullPolicyChanged';
 
 /** Webhook event types, filtered by `--webhook-events`. */
 export type WebhookEvent =
-  'detected' | 'salvaged' | 'salvage_failed' | 'pushed' | 'push_failed' | 'pull_policy_always';
+  | 'detected'
+  | 'salvaged'
+  | 'salvage_failed'
+  | 'pushed'
+  | 'push_failed'
+  | 'pull_policy_always'
+  | 'pull_policy_changed';
 
 /** Typed non-retryable failure types (activities/failures.ts raises them; workflows may raise them too). */
 export type FailureType = 'ImageTooLarge' | 'NoSourceNode' | 'OptInWithdrawn' | 'InvalidImageReference';
@@ -101,6 +108,17 @@ export interface VerifyResult {
   sizeBytes: number;
 }
 
+/** A pull-policy switch tote made for an incident (`tote.dev/pull-policy-remedy`), as recorded. */
+export interface PullPolicyChange {
+  /** `kind/name` of the workload, e.g. `deployment/web`. */
+  workload: string;
+  container: string;
+  from: string;
+  to: string;
+  /** The one command that reverts it. */
+  revert: string;
+}
+
 /** Input of the SalvageRecord activity. */
 export interface SalvageRecordInput {
   workflowId: string;
@@ -112,6 +130,8 @@ export interface SalvageRecordInput {
   targetNode: string;
   bytes: number;
   durationMs: number;
+  /** The pull-policy switch made for this salvage, if any. */
+  pullPolicyChange?: PullPolicyChange;
 }
 
 /** Signal name the transfer activity uses to push live progress into the workflow's `progress` query. */

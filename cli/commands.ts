@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   status: async () => (await import('./status.js')).registerStatus,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   scan: async () => (await import('./scan.js')).registerScan,
+  'pull-policy': async () => (await import('./pull-policy.js')).registerPullPolicy,
 };
 
 /**

@@ -19,6 +19,7 @@ const BOOLEAN_FLAGS: readonly WorkerFlag[] = [
   'insecurePlaintext',
   'registryResolve',
   'registryResolveInsecure',
+  'pullPolicyRemedy',
   'backupRegistryInsecure',
   'scanRegistryInsecure',
   'temporalTls',

@@ -26,6 +26,13 @@ export const ANNOTATIONS = {
   autoSalvage: 'tote.dev/auto-salvage',
   /** On a Namespace: overrides the mode (auto, approve, detect-only). */
   mode: 'tote.dev/mode',
+  /**
+   * On a Namespace or a workload: when a salvaged container pulls with `imagePullPolicy: Always`, tote may switch
+   * the workload's pod template to `IfNotPresent` for the incident (the worker needs `--pull-policy-remedy` too).
+   */
+  pullPolicyRemedy: 'tote.dev/pull-policy-remedy',
+  /** Written by tote on a workload whose pull policy it switched: what it changed, so it can be reverted. */
+  pullPolicyChanged: 'tote.dev/pull-policy-changed',
 } as const;
 
 /** Prefix of every annotation tote owns; unknown keys under it are reported, not ignored silently. */

@@ -45,6 +45,11 @@ export function pullPolicyPatch(
   return doc;
 }
 
+/** The command that puts back what `tote.dev/pull-policy-remedy` changed on `workload`. */
+export function pullPolicyRevertCommand(namespace: string, workload: WorkloadRef): string {
+  return `tote pull-policy revert -n ${namespace} ${workload.kind.toLowerCase()}/${workload.name}`;
+}
+
 /** The one command that fixes it, for the Warning event and the webhook. */
 export function pullPolicyFix(
   namespace: string,

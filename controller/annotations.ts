@@ -9,11 +9,16 @@ import type { Annotations } from './types.js';
 /** Where an annotation sits: on a Namespace, or on a workload (Pod or one of its owners). */
 export type AnnotationScope = 'namespace' | 'workload';
 
+/** Where a key may be put: one scope, or either. */
+export type AnnotationPlace = AnnotationScope | 'either';
+
 /** Which object each known key belongs on. MAINTENANCE: add new {@link ANNOTATIONS} keys here too. */
-export const ANNOTATION_SCOPES: Readonly<Record<string, AnnotationScope>> = {
+export const ANNOTATION_SCOPES: Readonly<Record<string, AnnotationPlace>> = {
   [ANNOTATIONS.allow]: 'namespace',
   [ANNOTATIONS.mode]: 'namespace',
   [ANNOTATIONS.autoSalvage]: 'workload',
+  [ANNOTATIONS.pullPolicyRemedy]: 'either',
+  [ANNOTATIONS.pullPolicyChanged]: 'workload',
 };
 
 /** What is wrong with one annotation. */
@@ -37,6 +42,8 @@ export interface ToteAnnotationValues {
   readonly allow?: boolean;
   /** `tote.dev/auto-salvage`; an invalid value reads as false. */
   readonly autoSalvage?: boolean;
+  /** `tote.dev/pull-policy-remedy`; an invalid value reads as false. The worker acts on it, not the controller. */
+  readonly pullPolicyRemedy?: boolean;
   /** `tote.dev/mode`; an invalid value reads as `detect-only`, the mode that changes nothing. */
   readonly mode?: SalvageMode;
 }
@@ -99,7 +106,7 @@ function checkKey(
       message: `unknown annotation ${key}; tote reads only ${known}`,
     };
   }
-  if (scope !== undefined && belongs !== scope) {
+  if (scope !== undefined && belongs !== 'either' && belongs !== scope) {
     const where = belongs === 'namespace' ? 'a Namespace' : 'a Pod or its owner';
     return {
       key,
@@ -120,6 +127,7 @@ function readKnown(
   if (key === ANNOTATIONS.allow) into.allow = readBoolean(key, value, problems);
   else if (key === ANNOTATIONS.autoSalvage) into.autoSalvage = readBoolean(key, value, problems);
   else if (key === ANNOTATIONS.mode) into.mode = readMode(key, value, problems);
+  else if (key === ANNOTATIONS.pullPolicyRemedy) into.pullPolicyRemedy = readBoolean(key, value, problems);
 }
 
 /**

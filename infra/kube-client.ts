@@ -237,6 +237,27 @@ export class KubeClient {
     );
   }
 
+  /** Strategic-merge patches a workload that has a pod template; false when it is gone or of another kind. */
+  async patchWorkload(
+    namespace: string,
+    workload: OwnerRef,
+    patch: object,
+    o: Signal = {},
+  ): Promise<boolean> {
+    const req = { namespace, name: workload.name, body: patch };
+    const opt = callOptions(o.signal, PatchStrategy.StrategicMergePatch);
+    const patchers: Record<string, () => Promise<unknown>> = {
+      Deployment: () => this.apps.patchNamespacedDeployment(req, opt),
+      StatefulSet: () => this.apps.patchNamespacedStatefulSet(req, opt),
+      DaemonSet: () => this.apps.patchNamespacedDaemonSet(req, opt),
+      ReplicaSet: () => this.apps.patchNamespacedReplicaSet(req, opt),
+      CronJob: () => this.batch.patchNamespacedCronJob(req, opt),
+    };
+    const run = patchers[workload.kind];
+    if (!run) return false;
+    return (await tolerate(run(), false)) !== false;
+  }
+
   /** Deletes a pod, preconditioned on its uid; false when gone or replaced (precondition conflict). */
   async deletePod(pod: PodRef, o: Signal = {}): Promise<boolean> {
     const body = pod.uid ? { preconditions: { uid: pod.uid } } : {};

@@ -72,6 +72,11 @@ export const WORKER_FLAGS = {
   insecurePlaintext: ['--insecure-plaintext', 'false', 'talk to agents without TLS (development only)'],
   registryResolve: ['--registry-resolve', 'false', 'allow tag resolution through the registry v2 API'],
   registryResolveInsecure: ['--registry-resolve-insecure', 'false', 'plain HTTP for registry resolution'],
+  pullPolicyRemedy: [
+    '--pull-policy-remedy',
+    'false',
+    'allow switching a workload from imagePullPolicy Always to IfNotPresent where tote.dev/pull-policy-remedy opts in',
+  ],
   backupRegistry: ['--backup-registry', undefined, 'registry host[:port][/prefix] for backup pushes'],
   backupRegistrySecret: [
     '--backup-registry-secret',
@@ -83,7 +88,7 @@ export const WORKER_FLAGS = {
   webhookEvents: [
     '--webhook-events',
     '',
-    'comma list of detected,salvaged,salvage_failed,pushed,push_failed',
+    'comma list of detected,salvaged,salvage_failed,pushed,push_failed,pull_policy_always,pull_policy_changed',
   ],
   webhookSecret: ['--webhook-secret', undefined, 'HMAC-SHA256 key signing each payload (prefer the env var)'],
   webhookTimeout: ['--webhook-timeout', '10s', 'timeout of one webhook POST (Go duration)'],
@@ -145,6 +150,7 @@ function webhook(f: Flags, env: Record<string, string | undefined>): ActivityCon
     'pushed',
     'push_failed',
     'pull_policy_always',
+    'pull_policy_changed',
   ];
   const events = (f.get('webhookEvents') ?? '')
     .split(',')
@@ -234,6 +240,7 @@ export function parseWorkerConfig(
       backup: backup(f),
       webhook: webhook(f, env),
       registryResolve: f.bool('registryResolve'),
+      pullPolicyRemedy: f.bool('pullPolicyRemedy'),
     },
     temporal: temporalSection(f, env),
     agents: agentDial,

@@ -4,6 +4,7 @@
  */
 import { isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SalvagePolicy } from '../activities/types.js';
+import { pullPolicyBlocksSalvage } from '../common/pull-policy.js';
 import { acts } from './acts.js';
 import { KUBE, PUSH } from './activity-options.js';
 import { SalvageRun } from './salvage-run.js';
@@ -36,6 +37,9 @@ async function afterTransfer(
 ): Promise<SalvageResult> {
   const { input, workflowId } = run;
   await run.detection;
+  // Under imagePullPolicy: Always the restart (and the remedy's pull-policy switch, when opted in) comes first,
+  // so the record says what was changed.
+  const early = pullPolicyBlocksSalvage(input.pullPolicy) ? await run.restartPod() : undefined;
   run.setPhase('Recording');
   const rec = await acts(KUBE, `SalvageRecord for ${input.pod.name}`).writeSalvageRecord({
     workflowId,
@@ -47,6 +51,7 @@ async function afterTransfer(
     targetNode: input.node,
     bytes: t.result.bytesTotal,
     durationMs: t.result.durationMs,
+    ...(early?.pullPolicyChange ? { pullPolicyChange: early.pullPolicyChange } : {}),
   });
   await run.event(
     'Normal',
@@ -55,7 +60,7 @@ async function afterTransfer(
     { durationSeconds: t.result.durationMs / 1000 },
   );
   run.setPhase('Restarting');
-  const restart = await run.restartPod();
+  const restart = early ?? (await run.restartPod());
   const pushedTo = policy.backup ? await pushBackup(run) : undefined;
   run.setPhase('Notifying');
   await run.webhook('salvaged', { source: t.source, bytes: t.result.bytesTotal, record: rec.name });

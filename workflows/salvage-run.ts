@@ -111,13 +111,29 @@ export class SalvageRun {
    */
   async restartPod(): Promise<RestartResult> {
     const { input } = this;
-    const r = await acts(KUBE, `Restart ${input.pod.name} if owned`).deleteOwnedPod({
-      pod: input.pod,
-      ...(input.pullPolicy ? { pullPolicy: input.pullPolicy } : {}),
-    });
-    if (r.reason !== 'pull-policy-always') return r;
     const container = input.container ?? 'app';
     const list = LISTS[input.containerKind ?? 'regular'];
+    const always = input.pullPolicy
+      ? { pullPolicy: input.pullPolicy, container, containerList: list, workflowId: this.workflowId }
+      : {};
+    const r = await acts(KUBE, `Restart ${input.pod.name} if owned`).deleteOwnedPod({
+      pod: input.pod,
+      ...always,
+    });
+    if (r.pullPolicyChange) {
+      const c = r.pullPolicyChange;
+      await Promise.all([
+        this.event(
+          'Normal',
+          'ImagePullPolicyChanged',
+          `Switched container ${c.container} of ${c.workload} from imagePullPolicy: ${c.from} to ${c.to} for this ` +
+            `incident (tote.dev/pull-policy-remedy), so its pods start from the salvaged image; revert: ${c.revert}`,
+        ),
+        this.webhook('pull_policy_changed', { ...c }),
+      ]);
+      return r;
+    }
+    if (r.reason !== 'pull-policy-always') return r;
     const fix = pullPolicyFix(input.pod.namespace, r.workload, container, list);
     const message =
       `Image ${this.image} is on node ${input.node}, but container ${container} pulls with imagePullPolicy: ` +

@@ -2,16 +2,20 @@
 // kubelet per containerd node; tote's controller, worker and mTLS agents as processes. Every failure here is what
 // a kubelet wrote (its own ErrImagePull / ImagePullBackOff / CreateContainerError and messages) and every salvage
 // ends with a container started from the salvaged image on the target node, read back through `kubectl logs`.
-import { BatchV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { ctr, listContent } from '../harness/containerd.js';
 import { importToNode, serveScript } from '../harness/images.js';
+import { MERGE_PATCH } from '../harness/kube-nodes.js';
 import { podEvents, salvageRecords } from '../harness/kube-views.js';
 import { createNamespace } from '../harness/pods.js';
 import { waitFor } from '../harness/ports.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
 import { seedLostImage, type LostImage } from '../harness/scenarios.js';
 import { startToteStack } from '../harness/stack.js';
+import { TOTE_BIN } from '../harness/tote.js';
 import {
   applyDeployment,
   applyJob,
@@ -24,6 +28,7 @@ import {
   type WorkloadSpec,
 } from '../harness/workloads.js';
 
+const execFileP = promisify(execFile);
 const TIMEOUT = 300_000;
 const OPT_IN = { 'tote.dev/auto-salvage': 'true' };
 let sb: Sandbox;
@@ -32,7 +37,12 @@ let admin: KubeConfig;
 beforeAll(async () => {
   sb = await startSandbox({ label: 'e2e-kubelet', nodes: 2, kubelets: true });
   try {
-    await startToteStack(sb, { workerReadyTimeoutMs: 120_000 });
+    // The remedy is allowed on the worker and its RBAC, so a namespace that opts in can use it (k-remedy).
+    await startToteStack(sb, {
+      workerReadyTimeoutMs: 120_000,
+      workerArgs: ['--pull-policy-remedy'],
+      chartValues: ['pullPolicyRemedy.enabled=true'],
+    });
     admin = sb.kube.kubeConfig();
   } catch (err) {
     process.stderr.write(sb.run.tailLogs(30));
@@ -227,6 +237,68 @@ describe('given a container that pulls with imagePullPolicy: Always, on real kub
       );
       // The salvage itself happened: node-2 holds the image, ready for the fix.
       expect(events.map((e) => e.reason)).toContain('ImageSalvaged');
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'with tote.dev/pull-policy-remedy on the namespace, should switch the Deployment to IfNotPresent, run, record it, and revert with one command',
+    async () => {
+      const lost = await outage('k-remedy');
+      await admin.makeApiClient(CoreV1Api).patchNamespace(
+        {
+          name: 'k-remedy',
+          body: { metadata: { annotations: { 'tote.dev/pull-policy-remedy': 'true' } } },
+        },
+        MERGE_PATCH,
+      );
+      await applyDeployment(admin, { ...workload('k-remedy', lost), imagePullPolicy: 'Always' });
+      const failure = await awaitKubeletFailure(admin, 'k-remedy', 'app', [
+        'ErrImagePull',
+        'ImagePullBackOff',
+      ]);
+      const running = await awaitRunning(admin, 'k-remedy', 'app', {
+        node: 'node-2',
+        digest: lost.image.digest,
+      });
+      expect(running.pod.spec?.containers[0]?.imagePullPolicy).toBe('IfNotPresent');
+      const apps = admin.makeApiClient(AppsV1Api);
+      const dep = await apps.readNamespacedDeployment({ name: 'app', namespace: 'k-remedy' });
+      expect(dep.spec?.template.spec?.containers[0]?.imagePullPolicy).toBe('IfNotPresent');
+      expect(JSON.parse(dep.metadata?.annotations?.['tote.dev/pull-policy-changed'] ?? '{}')).toMatchObject({
+        container: 'app',
+        list: 'containers',
+        from: 'Always',
+      });
+      const record = (await salvageRecords(admin, 'k-remedy'))[0];
+      expect(record?.status.pullPolicyChange).toEqual({
+        workload: 'deployment/app',
+        container: 'app',
+        from: 'Always',
+        to: 'IfNotPresent',
+        revert: 'tote pull-policy revert -n k-remedy deployment/app',
+      });
+      const events = await podEvents(admin, 'k-remedy', failure.pod.metadata?.name ?? '');
+      expect(events.find((e) => e.reason === 'ImagePullPolicyChanged')?.note).toContain(
+        'revert: tote pull-policy revert -n k-remedy deployment/app',
+      );
+      // The one command that undoes it, as the operator runs it.
+      const { stdout } = await execFileP(process.execPath, [
+        TOTE_BIN,
+        'pull-policy',
+        'revert',
+        '-n',
+        'k-remedy',
+        'deployment/app',
+        '--kubeconfig',
+        sb.kube.adminKubeconfigPath,
+      ]);
+      expect(stdout).toContain(
+        'Reverted container app of deployment/app in k-remedy to imagePullPolicy: Always',
+      );
+      const back = await apps.readNamespacedDeployment({ name: 'app', namespace: 'k-remedy' });
+      expect(back.spec?.template.spec?.containers[0]?.imagePullPolicy).toBe('Always');
+      expect(back.metadata?.annotations?.['tote.dev/pull-policy-changed']).toBeUndefined();
     },
     TIMEOUT,
   );

@@ -20,6 +20,8 @@ export interface StackOptions {
   controllers?: number;
   /** Extra flags for every controller. */
   controllerArgs?: string[];
+  /** `--set` values for the chart whose RBAC the processes run under (e.g. `pullPolicyRemedy.enabled=true`). */
+  chartValues?: string[];
 }
 
 /** tote's own processes on a sandbox, each running as the chart's ServiceAccount with mTLS between them. */
@@ -40,7 +42,7 @@ export async function startToteStack(sb: Sandbox, opts: StackOptions = {}): Prom
   const pki = createTotePki(sb);
   const [agents, ids] = await Promise.all([
     startAgents(sb, pki, { args: opts.agentArgs, argsFor: opts.agentArgsFor }),
-    installChartIdentities(sb.kube),
+    installChartIdentities(sb.kube, opts.chartValues),
   ]);
   const agentPort = agents[0]?.address.split(':')[1] ?? '';
   const worker = await startToteWorker(sb.run, {
