@@ -9,8 +9,8 @@
  *   the pod first seen to Ready.
  *
  * TOTE_BENCH_RUNS (default 3) runs per size, interleaved (32 MiB recovery, 32 MiB pull, 512 MiB recovery, …), each
- * with fresh images, and medians. The breakdown of a recovery: detect (failure seen → workflow started),
- * transfer (the transfer activity, from the workflow history), restart (transfer done → replacement pod seen:
+ * with fresh images, and medians. The breakdown of a recovery: detect (failure seen → workflow started), plan
+ * (→ the transfer activity scheduled: policy, opt-in, locating the holders), transfer (the transfer activity, from the workflow history), restart (transfer done → replacement pod seen:
  * verify, record, events, pod deletion, ReplicaSet), create (→ container running: scheduling, kubelet's unpack
  * and container creation) and ready (→ Ready; the fixture has no readiness probe, so usually within one poll).
  * A pull's: pull (kubelet's own "Successfully pulled … in" figure) and the rest (create and start).
@@ -113,6 +113,7 @@ async function transferWindow(client: Client, workflowId: string): Promise<{ sta
 interface RecoveryFigures {
   total: number;
   detect: number;
+  plan: number;
   transfer: number;
   restart: number;
   create: number;
@@ -146,6 +147,7 @@ async function recovery(sb: Sandbox, client: Client, mib: number, run: number): 
   return {
     total: (f.ready - f.failure) / 1000,
     detect: (started - f.failure) / 1000,
+    plan: (t.start - started) / 1000,
     transfer: (t.end - t.start) / 1000,
     restart: (f.podSeen - t.end) / 1000,
     create: (f.running - f.podSeen) / 1000,
@@ -218,7 +220,7 @@ async function main(): Promise<void> {
       const pullTotal = median(p.map((x) => x.total));
       line(`recovery_vs_registry_pull_${mib}mib`, total / pullTotal);
       line(`recovery_${mib}mib_total`, total, 's');
-      for (const k of ['detect', 'transfer', 'restart', 'create', 'ready'] as const) {
+      for (const k of ['detect', 'plan', 'transfer', 'restart', 'create', 'ready'] as const) {
         line(`recovery_${mib}mib_${k}`, m(k), 's');
       }
       line(`registry_pull_${mib}mib_total`, pullTotal, 's');

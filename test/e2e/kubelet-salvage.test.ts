@@ -17,6 +17,7 @@ import { seedLostImage, type LostImage } from '../harness/scenarios.js';
 import { startToteStack } from '../harness/stack.js';
 import { TOTE_BIN } from '../harness/tote.js';
 import {
+  applyCronJob,
   applyDeployment,
   applyJob,
   applyPod,
@@ -156,6 +157,46 @@ describe('given a registry that lost an image only node-1 still caches, on real 
       expect(done?.spec?.nodeName).toBe('node-2');
       expect(done?.status?.containerStatuses?.[0]?.imageID).toContain(lost.image.digest);
       expect(done ? await podLog(admin, done) : '').toContain('job ran to the end');
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "a CronJob's run whose pod cannot pull should complete after the salvage, and its next run without one",
+    async () => {
+      const lost = await outage('k-cron', "echo 'cron run done'; exit 0");
+      await applyCronJob(admin, {
+        ...workload('k-cron', lost),
+        schedule: '* * * * *',
+        annotations: OPT_IN,
+        podAnnotations: undefined,
+      });
+      // The first run (within a minute) fails to pull on node-2; tote salvages it (opt-in on the CronJob).
+      await awaitKubeletFailure(admin, 'k-cron', 'app', ['ErrImagePull', 'ImagePullBackOff'], 150_000);
+      const batch = admin.makeApiClient(BatchV1Api);
+      const succeeded = async (): Promise<string[]> =>
+        (await batch.listNamespacedJob({ namespace: 'k-cron' })).items
+          .filter((j) => (j.status?.succeeded ?? 0) > 0)
+          .map((j) => j.metadata?.name ?? '');
+      await waitFor('the first run to succeed', async () => (await succeeded()).length >= 1, {
+        timeoutMs: 180_000,
+        intervalMs: 1000,
+      });
+      // The next scheduled run finds the image on node-2 and needs no salvage.
+      await waitFor('the next run to succeed', async () => (await succeeded()).length >= 2, {
+        timeoutMs: 150_000,
+        intervalMs: 1000,
+      });
+      const done = (await podsOf(admin, 'k-cron', 'app')).filter((p) => p.status?.phase === 'Succeeded');
+      expect(done.length).toBeGreaterThanOrEqual(2);
+      for (const p of done) {
+        expect(p.spec?.nodeName).toBe('node-2');
+        expect(p.status?.containerStatuses?.[0]?.imageID).toContain(lost.image.digest);
+      }
+      expect(done[0] ? await podLog(admin, done[0]) : '').toContain('cron run done');
+      // One salvage for both runs.
+      expect(await workflowRuns(`salvage/${lost.image.digest}/node-2`)).toBe(1);
+      await batch.deleteNamespacedCronJob({ name: 'app', namespace: 'k-cron' });
     },
     TIMEOUT,
   );

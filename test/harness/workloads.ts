@@ -115,6 +115,31 @@ export async function applyJob(kc: KubeConfig, w: WorkloadSpec & { backoffLimit?
   });
 }
 
+/** Creates a CronJob running `schedule` (cron syntax); each run's Job makes one pod that runs to completion. */
+export async function applyCronJob(kc: KubeConfig, w: WorkloadSpec & { schedule: string }): Promise<void> {
+  const labels = { app: w.name };
+  await kc.makeApiClient(BatchV1Api).createNamespacedCronJob({
+    namespace: w.namespace,
+    body: {
+      metadata: { name: w.name, annotations: w.annotations, labels },
+      spec: {
+        schedule: w.schedule,
+        concurrencyPolicy: 'Forbid',
+        successfulJobsHistoryLimit: 5,
+        jobTemplate: {
+          spec: {
+            backoffLimit: 6,
+            template: {
+              metadata: { labels, annotations: w.podAnnotations },
+              spec: podSpec({ ...w, restartPolicy: w.restartPolicy ?? 'Never' }),
+            },
+          },
+        },
+      },
+    },
+  });
+}
+
 /** Creates a bare pod (no owner): only kubelet's own back-off retries it. */
 export async function applyPod(kc: KubeConfig, w: WorkloadSpec): Promise<void> {
   await kc.makeApiClient(CoreV1Api).createNamespacedPod({
