@@ -4,7 +4,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
@@ -94,6 +104,7 @@ function kubeletConfig(o: {
   healthzPort: number;
   tls: { cert: string; key: string };
   clientCA: string;
+  podLogsDir: string;
 }): string {
   return stringify({
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -131,6 +142,9 @@ function kubeletConfig(o: {
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,
     containerLogMaxSize: '1Mi',
+    // Not the machine-wide /var/log/pods: a kubelet removes the log directories of pods it does not know, so
+    // kubelets sharing one would delete each other's logs.
+    podLogsDir: o.podLogsDir,
     shutdownGracePeriod: '0s',
   });
 }
@@ -201,6 +215,7 @@ export async function startKubelet(
   run.onStop('after', async () => {
     await execFileP('ip', ['link', 'delete', bridge]).catch(() => undefined);
     await unmountUnder(root.dir);
+    removeLogLinks(root.dir);
     if (root.temporary) rmSync(root.dir, { recursive: true, force: true });
   });
   const core = kube.kubeConfig().makeApiClient(CoreV1Api);
@@ -221,6 +236,7 @@ export async function startKubelet(
           healthzPort,
           tls: serving,
           clientCA: pki.clientCA.cert,
+          podLogsDir: path.join(root.dir, 'pod-logs'),
         }),
       );
       const proc = run.spawn({
@@ -271,6 +287,23 @@ export async function startKubelet(
       await start();
     },
   };
+}
+
+/**
+ * kubelet links every container log into the machine-wide /var/log/containers (a fixed path); a kubelet that is
+ * stopped leaves its links behind. Removes those pointing into this kubelet's root, and no other.
+ */
+function removeLogLinks(rootDir: string): void {
+  const dir = '/var/log/containers';
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const link = path.join(dir, name);
+    try {
+      if (readlinkSync(link).startsWith(`${rootDir}/`)) unlinkSync(link);
+    } catch {
+      // not a link, or gone meanwhile
+    }
+  }
 }
 
 /** Unmounts everything mounted below `dir` (deepest first): tmpfs volumes a stopped kubelet left behind. */
