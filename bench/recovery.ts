@@ -23,9 +23,9 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node'
 import { Client, Connection } from '@temporalio/client';
 import { pushToRegistry } from '../test/harness/images.js';
 import { createNamespace } from '../test/harness/pods.js';
-import { startSandbox, type Sandbox } from '../test/harness/sandbox.js';
+import type { Sandbox } from '../test/harness/sandbox.js';
 import { seedLostImage } from '../test/harness/scenarios.js';
-import { startToteStack } from '../test/harness/stack.js';
+import { startClusterWithTote } from '../test/harness/stack.js';
 import { applyDeployment, isRunningReady, podsOf } from '../test/harness/workloads.js';
 
 const RUNS = Number(process.env.TOTE_BENCH_RUNS ?? 3);
@@ -197,10 +197,9 @@ async function registryPull(sb: Sandbox, mib: number, run: number): Promise<Pull
 }
 
 async function main(): Promise<void> {
-  const sb = await startSandbox({ label: 'bench-recovery', nodes: 3, kubelets: true });
+  const { sb } = await startClusterWithTote({ label: 'bench-recovery', nodes: 3 });
   let connection: Connection | undefined;
   try {
-    await startToteStack(sb, { workerReadyTimeoutMs: 120_000 });
     connection = await Connection.connect({ address: sb.temporal.address });
     const client = new Client({ connection, namespace: sb.temporal.namespace });
     const rec = new Map<number, RecoveryFigures[]>(SIZES_MIB.map((s) => [s, []]));

@@ -102,19 +102,8 @@ build_kube_apiserver() {
     k8s.io/kubernetes/cmd/kube-apiserver
 }
 
-# kubectl comes from the same module set as kube-apiserver; the demo and the docs use it to show events.
-build_kubectl() {
-  local out="$1" minor; minor="$(echo "$KUBE_VERSION" | cut -d. -f2)"
-  cp -r "$CACHE/kube-apiserver-$KUBE_VERSION/src/." "$out/src/"
-  cd "$out/src"
-  go get "k8s.io/kubernetes/cmd/kubectl@$KUBE_VERSION"
-  go build -trimpath -o "$out/bin/kubectl" -ldflags "-s -w \
-    -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION \
-    -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
-    k8s.io/kubernetes/cmd/kubectl
-}
-
-# kubelet, kube-scheduler and kube-controller-manager: the same module set, so the build cache is mostly warm.
+# kubectl (the demo and the docs use it), kubelet, kube-scheduler and kube-controller-manager: the same module set
+# as kube-apiserver, so the build cache is mostly warm.
 build_kube_component() {
   local name="$1" out="$2" minor; minor="$(echo "$KUBE_VERSION" | cut -d. -f2)"
   cp -r "$CACHE/kube-apiserver-$KUBE_VERSION/src/." "$out/src/"
@@ -125,6 +114,7 @@ build_kube_component() {
     -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
     "k8s.io/kubernetes/cmd/$name"
 }
+build_kubectl() { build_kube_component kubectl "$1"; }
 build_kubelet() { build_kube_component kubelet "$1"; }
 build_kube_scheduler() { build_kube_component kube-scheduler "$1"; }
 build_kube_controller_manager() { build_kube_component kube-controller-manager "$1"; }
@@ -145,7 +135,7 @@ HINT="see $CACHE/etcd-$ETCD_VERSION.log; set ETCD_VERSION to another v3.6.x the 
 go_build etcd "$ETCD_VERSION" build_etcd
 done_step
 
-step "kube-apiserver $KUBE_VERSION (Go module proxy; 10-25 min cold)"
+step "kube-apiserver $KUBE_VERSION (Go module proxy; about 5 min cold)"
 HINT="see $CACHE/kube-apiserver-$KUBE_VERSION.log; the build needs ~4 GB of memory and ~3 GB of disk"
 go_build kube-apiserver "$KUBE_VERSION" build_kube_apiserver
 done_step
@@ -156,7 +146,7 @@ go_build kubectl "$KUBE_VERSION" build_kubectl
 done_step
 
 for comp in kubelet kube-scheduler kube-controller-manager; do
-  step "$comp $KUBE_VERSION (Go module proxy; ~1-2 min with the apiserver's build cache)"
+  step "$comp $KUBE_VERSION (Go module proxy; ~1 min with the apiserver's build cache)"
   HINT="see $CACHE/$comp-$KUBE_VERSION.log"
   go_build "$comp" "$KUBE_VERSION" "build_${comp//-/_}"
   done_step

@@ -81,18 +81,12 @@ export class SalvageRun {
   /** Takes live transfer progress pushed by the transfer activity (ignored once that source is left behind). */
   onTransferProgress(p: TransferProgress): void {
     if (this.progress.phase !== 'Transferring' || !this.transferSources.includes(p.source)) return;
-    this.useSource(p.source);
-    Object.assign(this.progress, {
-      bytesDone: p.bytesDone,
-      bytesTotal: p.bytesTotal,
-      blobsCommitted: p.blobsCommitted,
-      blobsTotal: p.blobsTotal,
-    });
+    this.completeTransfer(p);
   }
 
   /**
-   * Takes the verified transfer's own counts: the final progress says what the transfer did even when it ended
-   * before any live progress signal arrived (a small image moves in less than one report interval).
+   * Takes a transfer's counts (live, or the verified transfer's own: the final progress then says what the
+   * transfer did even when it ended before any live progress signal arrived, as a small image does).
    */
   completeTransfer(r: TransferProgress): void {
     this.useSource(r.source);

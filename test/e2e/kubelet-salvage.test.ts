@@ -12,9 +12,9 @@ import { MERGE_PATCH } from '../harness/kube-nodes.js';
 import { podEvents, salvageRecords } from '../harness/kube-views.js';
 import { createNamespace } from '../harness/pods.js';
 import { waitFor } from '../harness/ports.js';
-import { startSandbox, type Sandbox } from '../harness/sandbox.js';
+import type { Sandbox } from '../harness/sandbox.js';
 import { seedLostImage, type LostImage } from '../harness/scenarios.js';
-import { startToteStack } from '../harness/stack.js';
+import { startClusterWithTote } from '../harness/stack.js';
 import { TOTE_BIN } from '../harness/tote.js';
 import {
   applyCronJob,
@@ -36,20 +36,12 @@ let sb: Sandbox;
 let admin: KubeConfig;
 
 beforeAll(async () => {
-  sb = await startSandbox({ label: 'e2e-kubelet', nodes: 2, kubelets: true });
-  try {
-    // The remedy is allowed on the worker and its RBAC, so a namespace that opts in can use it (k-remedy).
-    await startToteStack(sb, {
-      workerReadyTimeoutMs: 120_000,
-      workerArgs: ['--pull-policy-remedy'],
-      chartValues: ['pullPolicyRemedy.enabled=true'],
-    });
-    admin = sb.kube.kubeConfig();
-  } catch (err) {
-    process.stderr.write(sb.run.tailLogs(30));
-    await sb.stop();
-    throw err;
-  }
+  // The remedy is allowed on the worker and its RBAC, so a namespace that opts in can use it (k-remedy).
+  ({ sb } = await startClusterWithTote(
+    { label: 'e2e-kubelet', nodes: 2 },
+    { workerArgs: ['--pull-policy-remedy'], chartValues: ['pullPolicyRemedy.enabled=true'] },
+  ));
+  admin = sb.kube.kubeConfig();
 }, TIMEOUT);
 
 afterAll(async () => {

@@ -3,9 +3,9 @@
 // salvaged image on either runtime.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createNamespace } from '../harness/pods.js';
-import { startSandbox, type Sandbox } from '../harness/sandbox.js';
+import type { Sandbox } from '../harness/sandbox.js';
 import { seedLostImage } from '../harness/scenarios.js';
-import { startToteStack } from '../harness/stack.js';
+import { startClusterWithTote } from '../harness/stack.js';
 import { applyDeployment, awaitKubeletFailure, awaitRunning, podLog } from '../harness/workloads.js';
 
 const TIMEOUT = 300_000;
@@ -13,15 +13,8 @@ let sb: Sandbox;
 let admin: KubeConfig;
 
 beforeAll(async () => {
-  sb = await startSandbox({ label: 'e2e-mixed', nodes: 2, kubelets: true, containerd: [1, 2] });
-  try {
-    await startToteStack(sb, { workerReadyTimeoutMs: 120_000 });
-    admin = sb.kube.kubeConfig();
-  } catch (err) {
-    process.stderr.write(sb.run.tailLogs(30));
-    await sb.stop();
-    throw err;
-  }
+  ({ sb } = await startClusterWithTote({ label: 'e2e-mixed', nodes: 2, containerd: [1, 2] }));
+  admin = sb.kube.kubeConfig();
 }, TIMEOUT);
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { installChartIdentities } from './chart-rbac.js';
 import { startToteController, type ControllerProcess } from './controller.js';
-import type { Sandbox } from './sandbox.js';
+import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
 import { createTotePki, startAgents, type AgentProcess, type TotePki } from './tote.js';
 import { startToteWorker, type WorkerProcess } from './worker.js';
 
@@ -75,4 +75,22 @@ export async function startToteStack(sb: Sandbox, opts: StackOptions = {}): Prom
       return a;
     },
   };
+}
+
+/**
+ * A real sandbox cluster (`kubelets: true`) with tote's stack on it (the worker gets 120 s to be ready). If the
+ * stack fails to start, the sandbox's last log lines are printed and it is stopped.
+ */
+export async function startClusterWithTote(
+  sandbox: Omit<SandboxOptions, 'kubelets'>,
+  stack: StackOptions = {},
+): Promise<{ sb: Sandbox; stack: ToteStack }> {
+  const sb = await startSandbox({ ...sandbox, kubelets: true });
+  try {
+    return { sb, stack: await startToteStack(sb, { workerReadyTimeoutMs: 120_000, ...stack }) };
+  } catch (err) {
+    process.stderr.write(sb.run.tailLogs(30));
+    await sb.stop();
+    throw err;
+  }
 }

@@ -64,77 +64,61 @@ export interface WorkloadSpec extends PodTemplate {
   annotations?: Record<string, string>;
 }
 
+/** The workload object's metadata and its pod template (labels `app=<name>`, the pod annotations). */
+function parts(w: WorkloadSpec, restartPolicy?: PodTemplate['restartPolicy']) {
+  const labels = { app: w.name };
+  return {
+    labels,
+    metadata: { name: w.name, annotations: w.annotations, labels },
+    template: {
+      metadata: { labels, annotations: w.podAnnotations },
+      spec: podSpec(restartPolicy ? { ...w, restartPolicy: w.restartPolicy ?? restartPolicy } : w),
+    },
+  };
+}
+
 /** Creates a one-replica Deployment; the deployment and replicaset controllers make its pod. */
 export async function applyDeployment(kc: KubeConfig, w: WorkloadSpec): Promise<void> {
-  const labels = { app: w.name };
+  const { labels, metadata, template } = parts(w);
   await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
     namespace: w.namespace,
-    body: {
-      metadata: { name: w.name, annotations: w.annotations, labels },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: { metadata: { labels, annotations: w.podAnnotations }, spec: podSpec(w) },
-      },
-    },
+    body: { metadata, spec: { replicas: 1, selector: { matchLabels: labels }, template } },
   });
 }
 
 /** Creates a one-replica StatefulSet (no volumes, no Service: the controller does not require one). */
 export async function applyStatefulSet(kc: KubeConfig, w: WorkloadSpec): Promise<void> {
-  const labels = { app: w.name };
+  const { labels, metadata, template } = parts(w);
   await kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({
     namespace: w.namespace,
     body: {
-      metadata: { name: w.name, annotations: w.annotations, labels },
-      spec: {
-        replicas: 1,
-        serviceName: w.name,
-        selector: { matchLabels: labels },
-        template: { metadata: { labels, annotations: w.podAnnotations }, spec: podSpec(w) },
-      },
+      metadata,
+      spec: { replicas: 1, serviceName: w.name, selector: { matchLabels: labels }, template },
     },
   });
 }
 
 /** Creates a Job whose one pod runs to completion (the template's script must exit). */
 export async function applyJob(kc: KubeConfig, w: WorkloadSpec & { backoffLimit?: number }): Promise<void> {
-  const labels = { app: w.name };
+  const { metadata, template } = parts(w, 'Never');
   await kc.makeApiClient(BatchV1Api).createNamespacedJob({
     namespace: w.namespace,
-    body: {
-      metadata: { name: w.name, annotations: w.annotations, labels },
-      spec: {
-        backoffLimit: w.backoffLimit ?? 6,
-        template: {
-          metadata: { labels, annotations: w.podAnnotations },
-          spec: podSpec({ ...w, restartPolicy: w.restartPolicy ?? 'Never' }),
-        },
-      },
-    },
+    body: { metadata, spec: { backoffLimit: w.backoffLimit ?? 6, template } },
   });
 }
 
 /** Creates a CronJob running `schedule` (cron syntax); each run's Job makes one pod that runs to completion. */
 export async function applyCronJob(kc: KubeConfig, w: WorkloadSpec & { schedule: string }): Promise<void> {
-  const labels = { app: w.name };
+  const { metadata, template } = parts(w, 'Never');
   await kc.makeApiClient(BatchV1Api).createNamespacedCronJob({
     namespace: w.namespace,
     body: {
-      metadata: { name: w.name, annotations: w.annotations, labels },
+      metadata,
       spec: {
         schedule: w.schedule,
         concurrencyPolicy: 'Forbid',
         successfulJobsHistoryLimit: 5,
-        jobTemplate: {
-          spec: {
-            backoffLimit: 6,
-            template: {
-              metadata: { labels, annotations: w.podAnnotations },
-              spec: podSpec({ ...w, restartPolicy: w.restartPolicy ?? 'Never' }),
-            },
-          },
-        },
+        jobTemplate: { spec: { backoffLimit: 6, template } },
       },
     },
   });
