@@ -1,4 +1,4 @@
-// Lint = style budget + the module boundaries of ../shared/STYLE.md §6.3, enforced per directory.
+// Lint = style budget + the module boundaries of docs/conventions.md, enforced per directory.
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
@@ -21,7 +21,7 @@ const ban = (...patterns) => ({
     {
       patterns: patterns.map((group) => ({
         group: [group],
-        message: 'Crosses a module boundary (STYLE.md §6.3).',
+        message: 'Crosses a module boundary (docs/conventions.md, module boundaries).',
       })),
     },
   ],

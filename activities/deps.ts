@@ -1,5 +1,5 @@
 /**
- * The interfaces the activities need, owned by their consumer (STYLE §6.3): adapters in infra/ and workers/
+ * The interfaces the activities need, owned by their consumer (docs/conventions.md, module boundaries): adapters in infra/ and workers/
  * implement them, tests pass fakes. Every call takes a `signal` so cancellation reaches the network.
  */
 import type { RegistryCopy } from '../common/last-copy.js';
@@ -70,7 +70,7 @@ export interface ImportRequest {
   imageNames: string[];
 }
 
-/** The node agent, as the activities use it (DESIGN §4). */
+/** The node agent, as the activities use it (docs/architecture.md). */
 export interface AgentPort {
   /** Lists the images in the node's containerd. */
   listImages(agent: AgentEndpoint, opts?: CallOptions): Promise<AgentImage[]>;
@@ -284,14 +284,14 @@ export interface Clock {
   now(): Date;
 }
 
-/** Metrics the activities update (DESIGN §6). Implemented over prom-client in infra/metrics.ts. */
+/** Metrics the activities update (docs/architecture.md). Implemented over prom-client in infra/metrics.ts. */
 export interface SalvageMetrics {
   inc(name: CounterName, labels?: Record<string, string>): void;
   observe(name: HistogramName, seconds: number): void;
   addTransferBytes(bytes: number): void;
 }
 
-/** Counters of DESIGN §6. */
+/** Counters of docs/architecture.md. */
 export type CounterName =
   | 'detected_failures'
   | 'salvageable_images'
@@ -305,7 +305,7 @@ export type CounterName =
   | 'corrupt_images'
   | 'registry_resolve';
 
-/** Histograms of DESIGN §6. */
+/** Histograms of docs/architecture.md. */
 export type HistogramName = 'salvage_duration' | 'push_duration' | 'registry_resolve_duration';
 
 /** How activities find agents: the DaemonSet's pods, or a template with `{node}` and/or `{nodeIP}`. */

@@ -21,7 +21,7 @@ export interface EmitEventInput {
   extraCounters?: CounterName[];
 }
 
-/** The sentence every Warning carries (DESIGN §6). */
+/** The sentence every Warning carries (docs/architecture.md). */
 export const TECHNICAL_DEBT =
   'This is technical debt: rebuild the image and push it to a registry the cluster can pull from.';
 

@@ -1,5 +1,5 @@
 /**
- * The one place where errors from Kubernetes, agents and HTTP become typed Temporal failures (STYLE §6.4).
+ * The one place where errors from Kubernetes, agents and HTTP become typed Temporal failures (docs/conventions.md, side effects).
  * Non-retryable types stop retries at once; everything else is retried by the activity's retry policy.
  */
 import { ApplicationFailure, CancelledFailure, cancellationSignal } from '@temporalio/activity';

@@ -1,5 +1,5 @@
 /**
- * `createActivities(deps)`: every activity of the worker, built from injected clients (STYLE §6.3). The worker
+ * `createActivities(deps)`: every activity of the worker, built from injected clients (docs/conventions.md, module boundaries). The worker
  * registers the returned object; workflows see its type only (`import type`).
  */
 import type { ActivityDeps } from './deps.js';

@@ -1,5 +1,5 @@
 /**
- * Activities of the last-copy scan (`scanLastCopies`, DESIGN §6): list the images running pods use, count the
+ * Activities of the last-copy scan (`scanLastCopies`, docs/architecture.md): list the images running pods use, count the
  * nodes holding each, ask each source registry whether it still has the manifest, and warn on a pod using an
  * image at risk. The backup push reuses `pushBackup` (activities/registry.ts).
  */

@@ -1,6 +1,6 @@
 /**
  * Transfer slots: at most `total` transfers in one worker and at most `perSource` from one source node, so one
- * popular node is not asked to serve every salvage at once (DESIGN §6, fan-out with a cap per source).
+ * popular node is not asked to serve every salvage at once (docs/architecture.md, fan-out with a cap per source).
  */
 import type { TransferSlots } from './deps.js';
 

@@ -1,5 +1,5 @@
 /**
- * Fan-out at transfer time (DESIGN §6): a transfer takes the least busy holder that can take one more upload now
+ * Fan-out at transfer time (docs/architecture.md): a transfer takes the least busy holder that can take one more upload now
  * (common/source-choice.ts ranks them), and waits while every holder is at its cap instead of failing. Holders
  * that complete in this worker become sources at once ({@link SourcePicker.learn}); holders found by other
  * workers appear when the inventory is asked again (at most once per digest per `refreshEveryMs`, shared by all

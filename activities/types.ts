@@ -12,10 +12,10 @@ export interface PodRef {
   uid?: string;
 }
 
-/** Salvage modes (DESIGN §5). */
+/** Salvage modes (docs/cli-reference.md). */
 export type SalvageMode = 'auto' | 'approve' | 'detect-only';
 
-/** Kubernetes event reasons tote emits (DESIGN §6). */
+/** Kubernetes event reasons tote emits (docs/architecture.md). */
 export type EventReason =
   | 'ImageSalvageable'
   | 'ImageNotActionable'

@@ -1,4 +1,4 @@
-// MAINTENANCE: the only file that knows containerd's API (STYLE.md §6.5). Facts: ../shared/facts/containerd-oci.md.
+// MAINTENANCE: the only file that knows containerd's API (docs/conventions.md, gRPC and the agent).
 import { credentials, Metadata, status, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import {
   ContentClient,

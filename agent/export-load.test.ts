@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { codeOf, drain, startCluster, type TestCluster } from '../test/agent-contract/cluster.js';
 import { memImage, seedImage } from '../test/agent-contract/images.js';
 
-// HasImage reports the export load so workers prefer the least busy holder (fan-out, DESIGN §6).
+// HasImage reports the export load so workers prefer the least busy holder (fan-out, docs/architecture.md).
 
 const NAME = 'docker.io/library/app:1';
 let cluster: TestCluster | undefined;

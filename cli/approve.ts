@@ -1,6 +1,6 @@
 /**
  * `tote approve <workflow-id>` and `tote reject <workflow-id>`: the operator's decision for a salvage waiting in
- * approve mode (DESIGN §5), sent as the workflow's `approve` / `reject` signal. Checked first against the
+ * approve mode (docs/cli-reference.md), sent as the workflow's `approve` / `reject` signal. Checked first against the
  * workflow's description (exists, is a salvage, is running, is not past the approval step), so a typo or a stale
  * id gives a clear error and exit code 1 instead of a signal that nobody will ever read.
  */

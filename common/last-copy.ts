@@ -1,5 +1,5 @@
 /**
- * Last-copy protection (DESIGN §6): the shapes and pure decisions of the `scanLastCopies` workflow, shared by the
+ * Last-copy protection (docs/architecture.md): the shapes and pure decisions of the `scanLastCopies` workflow, shared by the
  * workflow, its activities and `tote scan`. An image is at risk when its registry no longer serves the manifest
  * and at most `minCopies` nodes still hold a complete copy: losing those nodes loses the image.
  */

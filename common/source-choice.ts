@@ -1,5 +1,5 @@
 /**
- * Source choice for fan-out (DESIGN §6): when many nodes need one digest, every node that completed holds a copy
+ * Source choice for fan-out (docs/architecture.md): when many nodes need one digest, every node that completed holds a copy
  * and can serve the others. A transfer takes the least busy holder that can take one more upload; a holder at its
  * cap (the worker's `--max-uploads-per-source`, or the agent's own refusal) is passed over, not failed.
  * Pure and deterministic, so workflows rank with it too.

@@ -115,7 +115,7 @@ export function corruptImageSignal(message: string | undefined): CorruptSignal |
   return CORRUPT_PATTERNS.find(([, re]) => re.test(message))?.[0];
 }
 
-/** Steps of the tag resolution chain (DESIGN §6), in order. `registry` runs only with `--registry-resolve`. */
+/** Steps of the tag resolution chain (docs/architecture.md), in order. `registry` runs only with `--registry-resolve`. */
 export const RESOLUTION_STEPS = ['pod-image-id', 'node-status-images', 'agents', 'registry'] as const;
 /** One of {@link RESOLUTION_STEPS}. */
 export type ResolutionStep = (typeof RESOLUTION_STEPS)[number];
@@ -160,7 +160,7 @@ export type ActionPlan =
       readonly error?: InvalidImageReference;
     };
 
-/** The status imageID is trusted only when the status reports the same image as the spec (DESIGN §6). */
+/** The status imageID is trusted only when the status reports the same image as the spec (docs/architecture.md). */
 function sameImage(ref: ImageReference, statusImage: string | undefined): boolean {
   const status = parseImageReference(statusImage);
   return status.ok && formatReference(status.ref) === formatReference(ref);

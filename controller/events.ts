@@ -31,7 +31,7 @@ export interface EventRecorder {
 }
 
 /**
- * The sentence every image Warning carries (DESIGN §6).
+ * The sentence every image Warning carries (docs/architecture.md).
  * MAINTENANCE: the same text as activities/events.ts TECHNICAL_DEBT (the controller may not import activities/).
  */
 export const TECHNICAL_DEBT =

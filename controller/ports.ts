@@ -1,5 +1,5 @@
 /**
- * What the reconciler needs from the outside, owned here (STYLE §6.3): workflow starts over Temporal
+ * What the reconciler needs from the outside, owned here (docs/conventions.md, module boundaries): workflow starts over Temporal
  * (controller/starter.ts) and counters over prom-client (workers/controller-metrics.ts). Tests pass fakes.
  */
 import type { CleanupInput, SalvageInput } from '../workflows/index.js';

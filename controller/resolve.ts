@@ -1,5 +1,5 @@
 /**
- * Tag → digest, the cluster-local part of the chain (DESIGN §6): the failing pod's own status `imageID` (done by
+ * Tag → digest, the cluster-local part of the chain (docs/architecture.md): the failing pod's own status `imageID` (done by
  * detect.ts `digestNeed`), the `imageID` of any other pod running the same reference, then `Node.status.images`.
  * The agents and (with `--registry-resolve`) the registry are asked by the `resolveImage` workflow, because the
  * controller never talks to agents or registries itself; {@link RemoteResolver} is how the reconciler reaches it.

@@ -1,7 +1,7 @@
 /**
  * The slim shapes of Pods, Namespaces and owners the controller keeps in memory.
  * They mirror the Kubernetes JSON layout, so a `V1Pod` from @kubernetes/client-node is assignable to {@link Pod}
- * without this module importing it: pure modules stay free of the client (STYLE §6.3), and the `slim*`
+ * without this module importing it: pure modules stay free of the client (docs/conventions.md, module boundaries), and the `slim*`
  * projections below drop everything detection and opt-in do not read (the 10,000-pod memory budget).
  */
 import { ANNOTATION_PREFIX } from '../common/names.js';

@@ -1,5 +1,5 @@
 // CI gate: bundle the workflows exactly as the worker does. tsc cannot see a Node-only import that reaches
-// workflow code transitively; webpack fails on it here instead of in a crash-looping worker (STYLE §6.3).
+// workflow code transitively; webpack fails on it here instead of in a crash-looping worker (docs/conventions.md, module boundaries).
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,5 @@
 /**
- * The worker's Prometheus metrics (DESIGN §6, names of the original tote), registered in a Registry the
+ * The worker's Prometheus metrics (docs/architecture.md, names of the original tote), registered in a Registry the
  * composition root passes in: no default registry, no module-level state.
  *
  * `tote_detected_failures_total` belongs to the controller (one per detected pod container); the worker counts

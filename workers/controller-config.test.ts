@@ -10,7 +10,7 @@ const file = (name: string, text: string): string => {
   return p;
 };
 
-test('given no flags, the defaults match DESIGN §2 and the chart', () => {
+test('given no flags, the defaults match docs/cli-reference.md and the chart', () => {
   const c = parseControllerConfig({}, {});
   expect(c).toMatchObject({
     enabled: true,

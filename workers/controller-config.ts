@@ -1,5 +1,5 @@
 /**
- * Configuration of `tote controller`: flags (DESIGN §2) with `TOTE_*` environment fallbacks, validated once at
+ * Configuration of `tote controller`: flags (docs/cli-reference.md) with `TOTE_*` environment fallbacks, validated once at
  * start. A bad value throws a {@link ConfigError} naming the flag and the accepted values.
  */
 import type { ConnectionOptions } from '@temporalio/client';

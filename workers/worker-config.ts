@@ -1,5 +1,5 @@
 /**
- * Configuration of `tote worker`: the flags of DESIGN §2 (names of the original tote where they exist) with
+ * Configuration of `tote worker`: the flags of docs/cli-reference.md (names of the original tote where they exist) with
  * `TOTE_*` environment fallbacks, validated once at start. A bad value throws a {@link WorkerConfigError} naming
  * the flag and the accepted values.
  */

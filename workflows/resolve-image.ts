@@ -1,5 +1,5 @@
 /**
- * `resolveImage`: the last two steps of the tag resolution chain (DESIGN §6), run for the controller, which never
+ * `resolveImage`: the last two steps of the tag resolution chain (docs/architecture.md), run for the controller, which never
  * talks to agents or registries itself: the agents' containerd first, then (only with `--registry-resolve`) the
  * source registry's v2 API. Returns the digest or what was tried; the controller reports `ImageNotActionable`
  * when nothing answered, and starts `salvageImage` with the digest otherwise.

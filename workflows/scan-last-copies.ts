@@ -1,5 +1,5 @@
 /**
- * `scanLastCopies`: last-copy protection (DESIGN §6). Lists the images running pods use, counts the nodes holding a
+ * `scanLastCopies`: last-copy protection (docs/architecture.md). Lists the images running pods use, counts the nodes holding a
  * complete copy of each, asks each source registry (HEAD by digest) whether it still has the manifest, and for
  * every image gone from its registry and held by at most `minCopies` nodes: a Warning event on one pod using it,
  * and, with `backup` and a backup registry configured, a push of the image there through a holder's agent.

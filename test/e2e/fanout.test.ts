@@ -1,5 +1,5 @@
 /**
- * Fan-out end to end (issue 8, DESIGN §6 "many pods, one image"): six real containerd nodes, the image cached on
+ * Fan-out end to end (issue 8, docs/architecture.md "many pods, one image"): six real containerd nodes, the image cached on
  * node-1 only, ten failing pods on nodes 2–6. The controller starts one salvage per (digest, node). With one
  * upload per source at a time in the worker (`--max-uploads-per-source=1`), node-1 cannot serve everyone at once,
  * so nodes that completed serve the others: at least one transfer comes from a node other than node-1. With no

@@ -20,7 +20,7 @@ export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.ur
 
 let runtimeInstalled = false;
 
-/** Keeps SDK logs at WARN so test output stays readable (STYLE §6.6). */
+/** Keeps SDK logs at WARN so test output stays readable (docs/conventions.md, tests). */
 export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;

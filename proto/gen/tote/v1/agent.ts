@@ -26,7 +26,7 @@ export const protobufPackage = "tote.v1";
 export const protobufFileName = "tote/v1/agent.proto";
 
 /**
- * The tote node agent protocol (DESIGN §4): blob-level, so only missing blobs move and a transfer resumes.
+ * The tote node agent protocol (docs/architecture.md): blob-level, so only missing blobs move and a transfer resumes.
  * Errors are gRPC status codes (INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED, PERMISSION_DENIED,
  * FAILED_PRECONDITION, RESOURCE_EXHAUSTED, DATA_LOSS...), never an OK status with an error in the body.
  */
