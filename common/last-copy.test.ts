@@ -51,3 +51,11 @@ test('rows sort at-risk first, then gone, unknown, present', () => {
 test('manual scan ids are sortable by start time and valid workflow ids', () => {
   expect(scanWorkflowId(new Date('2026-11-25T12:00:00.123Z'), 'ab12')).toBe('scan/20261125T120000123Z-ab12');
 });
+
+test('Node.status.images names are compared normalised, as the controller compares them', () => {
+  // Docker reports short names; the scan asks with the canonical name.
+  expect(digestFromNodeImages(['nginx:1.25', `nginx@${A}`], 'docker.io/library/nginx', '1.25')).toBe(A);
+  expect(
+    digestFromNodeImages(['docker.io/library/nginx:1.25', `nginx@${A}`], 'docker.io/library/nginx', '1.25'),
+  ).toBe(A);
+});

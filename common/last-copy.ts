@@ -3,6 +3,10 @@
  * workflow, its activities and `tote scan`. An image is at risk when its registry no longer serves the manifest
  * and at most `minCopies` nodes still hold a complete copy: losing those nodes loses the image.
  */
+import { nodeDigestForTag } from './node-images.js';
+
+/** The vote among witnesses of a digest (nodes, agents): the rule of `node-images.ts`. */
+export { majorityDigest } from './node-images.js';
 
 /** Id of the Temporal Schedule that runs the scan when the worker has `--scan-interval`. */
 export const SCAN_SCHEDULE_ID = 'tote-scan-last-copies';
@@ -98,23 +102,16 @@ export function isAtRisk(registry: RegistryCopy, holders: number, minCopies: num
 }
 
 /**
- * The digest `Node.status.images` implies for `name:tag` on one node: kubelet lists an image's tags and repo
- * digests, but tote's adapter flattens them per node, so this only answers when the node lists the tag and exactly
- * one digest of that repository (otherwise the pairing is ambiguous).
+ * The digest `Node.status.images` gives `name:tag` on one node, by the one rule in `node-images.ts` (the controller
+ * uses it too). `imageNames` is the node's names flattened (the scan's Kubernetes adapter joins the entries), so
+ * they count as a single entry: the node answers only when it lists the tag and exactly one digest of `name`.
  */
-export function digestFromNodeImages(imageNames: string[], name: string, tag: string): string | undefined {
-  if (!imageNames.includes(`${name}:${tag}`)) return undefined;
-  const digests = new Set(
-    imageNames.filter((n) => n.startsWith(`${name}@sha256:`)).map((n) => n.slice(name.length + 1)),
-  );
-  return digests.size === 1 ? [...digests][0] : undefined;
-}
-
-/** The digest most witnesses name, ties broken by the smallest digest (deterministic); undefined for none. */
-export function majorityDigest(witnesses: string[]): string | undefined {
-  const votes = new Map<string, number>();
-  for (const d of witnesses) votes.set(d, (votes.get(d) ?? 0) + 1);
-  return [...votes.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+export function digestFromNodeImages(
+  imageNames: readonly string[],
+  name: string,
+  tag: string,
+): string | undefined {
+  return nodeDigestForTag([imageNames], `${name}:${tag}`);
 }
 
 /** Orders report rows: at-risk first, then gone, unknown, present; then by image. */

@@ -1,3 +1,4 @@
+import { digestFromNodeImages, majorityDigest } from '../common/last-copy.js';
 import type { DigestNeed } from './detect.js';
 import { digestsFromNodes, resolveLocally, slimNode, type NodeImages } from './resolve.js';
 import type { Pod } from './types.js';
@@ -82,4 +83,47 @@ test('slimNode keeps only entries pairing a tag with a repo digest', () => {
     },
   });
   expect(n).toEqual({ name: 'a', resourceVersion: '7', images: [[`r/x@${D1}`, 'r/x:1']] });
+});
+
+describe('given Node.status.images, the controller and the last-copy scan answer alike', () => {
+  // The scan reads each node's names flattened (its Kubernetes adapter joins the entries) and asks the same rule.
+  const scanAnswer = (nodes: string[][][]): string | undefined =>
+    majorityDigest(
+      nodes
+        .map((entries) => digestFromNodeImages(entries.flat(), 'docker.io/library/nginx', '1.25'))
+        .filter((d): d is string => d !== undefined),
+    );
+  const controllerAnswer = (nodes: string[][][]): string | undefined =>
+    resolveLocally(
+      need,
+      ctx(
+        [],
+        nodes.map((entries, i) => node(`n${i}`, entries)),
+      ),
+    ).digest;
+
+  test.each<[string, string[][][], string | undefined]>([
+    [
+      'an entry with two digests of the repository is ambiguous',
+      [[[`docker.io/library/nginx@${D2}`, `docker.io/library/nginx@${D1}`, 'docker.io/library/nginx:1.25']]],
+      undefined,
+    ],
+    [
+      'nodes that tie go to the smallest digest, whatever their order',
+      [
+        [[`docker.io/library/nginx@${D2}`, 'docker.io/library/nginx:1.25']],
+        [[`docker.io/library/nginx@${D1}`, 'docker.io/library/nginx:1.25']],
+      ],
+      D1,
+    ],
+    ['short names as Docker reports them are normalised', [[[`nginx@${D1}`, 'nginx:1.25']]], D1],
+    [
+      'a digest of another repository does not pair',
+      [[[`docker.io/other/nginx@${D1}`, 'docker.io/library/nginx:1.25']]],
+      undefined,
+    ],
+  ])('%s', (_, nodes, expected) => {
+    expect(controllerAnswer(nodes)).toBe(expected);
+    expect(scanAnswer(nodes)).toBe(expected);
+  });
 });

@@ -10,6 +10,7 @@ import {
   formatReference,
   parseImageReference,
 } from '../common/image-ref.js';
+import { digestForTagFromNodes, nodeDigestVotes, type ImageEntries } from '../common/node-images.js';
 import type { DigestNeed, ResolutionStep } from './detect.js';
 import type { ContainerStatus, Pod } from './types.js';
 
@@ -20,7 +21,7 @@ export interface NodeImages {
   /** Resource version, for the informer. */
   readonly resourceVersion?: string;
   /** Each entry's names (`repo@sha256:…` and `repo:tag`), as kubelet reports them. */
-  readonly images: readonly (readonly string[])[];
+  readonly images: ImageEntries;
 }
 
 /** The Node fields {@link slimNode} reads (a `V1Node` is assignable). */
@@ -112,32 +113,26 @@ function canonicalOf(reference: string): string | undefined {
   return p.ok ? canonicalName(p.ref) : undefined;
 }
 
-/** Digests that `Node.status.images` pairs with `reference` (one vote per node). */
+/** The `status.images` entries of each node, for the rule of `common/node-images.ts`. */
+function* entriesOf(nodes: Iterable<NodeImages>): Iterable<ImageEntries> {
+  for (const node of nodes) yield node.images;
+}
+
+/** Digests that `Node.status.images` pairs with `reference`: one vote per node that answers (`common/node-images.ts`). */
 export function digestsFromNodes(reference: string, nodes: Iterable<NodeImages>): string[] {
-  const norm = normaliser();
-  const name = canonicalOf(reference);
-  const found: string[] = [];
-  for (const node of nodes) {
-    for (const names of node.images) {
-      if (!names.some((n) => !n.includes('@') && norm(n) === reference)) continue;
-      const digest = names
-        .map((n) => digestFromImageID(n))
-        .find((d) => d.kind === 'manifest' && d.name === name);
-      if (digest?.kind === 'manifest') found.push(digest.digest);
-    }
-  }
-  return found;
+  return nodeDigestVotes(entriesOf(nodes), reference);
 }
 
 /**
  * Runs the local chain for a digest need from `planAction`. A known digest passes through; otherwise other pods'
- * imageIDs, then Node.status.images (the digest most nodes agree on wins), else what is left for the workflow.
+ * imageIDs, then Node.status.images (the rule of `common/node-images.ts`: most nodes win, ties to the smallest
+ * digest), else what is left for the workflow.
  */
 export function resolveLocally(need: DigestNeed, ctx: LocalResolveContext): LocalResolution {
   if (need.known) return { digest: need.digest, via: need.source };
   const fromPods = mostCommon(digestsFromPods(need.reference, ctx.pods()));
   if (fromPods) return { digest: fromPods, via: 'other-pod-image-id' };
-  const fromNodes = mostCommon(digestsFromNodes(need.reference, ctx.nodes()));
+  const fromNodes = digestForTagFromNodes(entriesOf(ctx.nodes()), need.reference);
   if (fromNodes) return { digest: fromNodes, via: 'node-status-images' };
   return {
     reference: need.reference,
