@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ToteActivities } from '../activities/index.js';
+import type { SalvagePolicy, SourceInventory } from '../activities/types.js';
 import { DIGEST, inventory, policy, type CallLog } from '../test/replay/stubs.js';
 import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import { planSalvage, salvageImage } from './index.js';
 import { planProblems, type SalvagePlan } from './plan-salvage.js';
+import type { SalvageRun } from './salvage-run.js';
+import { ensureSalvageable } from './salvage-start.js';
 import { salvageStartOptions } from './start-options.js';
 
 const kit = workflowTestKit();
@@ -106,5 +109,59 @@ describe('salvageImage asked for by an operator', () => {
     );
     expect(out.outcome).toBe('salvaged');
     expect(seen).toEqual({ requireWorkload: false });
+  });
+});
+
+describe('the plan and the real run check the same preconditions', () => {
+  const input = { digest: DIGEST, node: 'target' };
+  /** What `ensureSalvageable` fails with (type and message), or undefined when it lets the salvage go on. */
+  async function realRun(
+    inv: SourceInventory,
+    p: SalvagePolicy,
+    digest = DIGEST,
+  ): Promise<{ type: string; message: string } | undefined> {
+    const run = {
+      input: { digest, node: 'target' },
+      fail: async (type: string, message: string): Promise<never> => {
+        throw Object.assign(new Error(message), { type });
+      },
+    } as unknown as SalvageRun;
+    try {
+      await ensureSalvageable(run, inv, p);
+      return undefined;
+    } catch (err) {
+      return { type: (err as { type: string }).type, message: (err as Error).message };
+    }
+  }
+
+  test.each<[string, SourceInventory, SalvagePolicy]>([
+    ['no source', inventory([]), policy()],
+    ['no source and no target agent', inventory([], { targetEndpoint: undefined }), policy()],
+    [
+      'too large and no target agent',
+      inventory(['node-a'], { targetEndpoint: undefined }),
+      policy({ maxImageSizeBytes: 999 }),
+    ],
+    ['no target agent', inventory(['node-a'], { targetEndpoint: undefined }), policy()],
+    ['too large', inventory(['node-a']), policy({ maxImageSizeBytes: 999 })],
+    ['nothing wrong', inventory(['node-a']), policy()],
+    [
+      'the target already holds it',
+      inventory([], { targetHasImage: true, targetEndpoint: undefined }),
+      policy(),
+    ],
+  ])("given %s, the plan's first problem is what the real run fails with", async (_, inv, p) => {
+    const failure = await realRun(inv, p);
+    expect(planProblems(input, inv, { policy: p })[0]).toBe(failure?.message);
+  });
+
+  test('given a digest that is not sha256 hex, both refuse it', async () => {
+    const bad = `sha256:${'AB'.repeat(32)}`;
+    const problems = planProblems({ digest: bad, node: 'target' }, inventory(['node-a']), {
+      policy: policy(),
+    });
+    const failure = await realRun(inventory(['node-a']), policy(), bad);
+    expect(failure?.type).toBe('InvalidImageReference');
+    expect(problems).toEqual([failure?.message]);
   });
 });

@@ -9,6 +9,7 @@ import type { PlanTransferInput, TransferPlan } from '../activities/plan.js';
 import type { SalvagePolicy, SourceCandidate, SourceInventory } from '../activities/types.js';
 import { acts } from './acts.js';
 import { KUBE, LIVENESS_TIMEOUT, NON_RETRYABLE } from './activity-options.js';
+import { failedPreconditions, VALID_DIGEST } from './preconditions.js';
 import type { PodRef } from './types.js';
 
 export type { TransferPlan } from '../activities/plan.js';
@@ -59,21 +60,23 @@ function messageOf(err: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-/** The problems a salvage would meet, from the inventory, the policy and the transfer plan. */
+/**
+ * The problems a salvage would meet: every precondition of `preconditions.ts` that does not hold (the real run
+ * fails with the first of them, with the same message), then the detect-only mode, in which tote only reports.
+ */
 export function planProblems(
   input: Pick<PlanInput, 'digest' | 'node'>,
   inv: SourceInventory,
   opts: { policy?: SalvagePolicy; transfer?: TransferPlan },
 ): string[] {
-  const problems: string[] = [];
-  if (inv.targetHasImage) return problems;
-  if (!inv.targetEndpoint) problems.push(`no ready tote agent on target node ${input.node}`);
-  if (inv.sources.length === 0)
-    problems.push(`no node with a reachable tote agent holds a complete copy of ${input.digest}`);
-  const size = opts.transfer?.totalBytes ?? Math.max(0, ...inv.sources.map((s) => s.sizeBytes));
-  const max = opts.policy?.maxImageSizeBytes ?? 0;
-  if (max > 0 && size > max)
-    problems.push(`image is ${size} bytes, over the limit of ${max} bytes (--max-image-size)`);
+  const failed = failedPreconditions({
+    digest: input.digest,
+    node: input.node,
+    inventory: inv,
+    maxImageSizeBytes: opts.policy?.maxImageSizeBytes ?? 0,
+    ...(opts.transfer ? { imageBytes: opts.transfer.totalBytes } : {}),
+  });
+  const problems = failed.map((f) => f.message);
   if (opts.policy?.mode === 'detect-only')
     problems.push('the namespace is in detect-only mode: tote would only report');
   return problems;
@@ -102,8 +105,9 @@ async function planFirstSource(
 
 /** Plans the salvage of `input.digest` onto `input.node`; reads only. */
 export async function planSalvage(input: PlanInput): Promise<SalvagePlan> {
-  if (!/^sha256:[a-f0-9]{64}$/.test(input.digest)) {
-    throw ApplicationFailure.nonRetryable(`invalid digest "${input.digest}"`, 'InvalidImageReference');
+  // The inventory cannot be asked about a malformed digest: this precondition fails the plan at once.
+  if (!VALID_DIGEST.holds(input)) {
+    throw ApplicationFailure.nonRetryable(VALID_DIGEST.message(input), VALID_DIGEST.type);
   }
   const [inv, policy] = await Promise.all([
     acts(PLAN, `Locate ${input.digest.slice(0, 19)}`).locateSources({

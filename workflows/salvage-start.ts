@@ -6,6 +6,7 @@ import { condition, setHandler } from '@temporalio/workflow';
 import type { SalvagePolicy, SourceInventory } from '../activities/types.js';
 import { acts } from './acts.js';
 import { INVENTORY, KUBE } from './activity-options.js';
+import { firstFailedPrecondition } from './preconditions.js';
 import type { SalvageRun } from './salvage-run.js';
 import { approveSignal, rejectSignal } from './salvage-signals.js';
 import { failureType } from './salvage-transfer.js';
@@ -53,24 +54,22 @@ export async function reportDetection(
   await Promise.all([event, run.webhook('detected', { holders: run.progress.holders, mode: policy.mode })]);
 }
 
-/** Fails the workflow when nothing can be salvaged: no source, too large, or no agent on the target. */
+/**
+ * Fails the workflow when nothing can be salvaged: with the first of the preconditions `planSalvage` also lists
+ * (`preconditions.ts`: invalid digest, no source, too large, no agent on the target).
+ */
 export async function ensureSalvageable(
   run: SalvageRun,
   inv: SourceInventory,
   policy: SalvagePolicy,
 ): Promise<void> {
-  if (inv.targetHasImage) return;
-  if (inv.sources.length === 0)
-    await run.fail('NoSourceNode', `no node holds a complete copy of ${run.input.digest}`);
-  const size = Math.max(...inv.sources.map((s) => s.sizeBytes));
-  if (policy.maxImageSizeBytes > 0 && size > policy.maxImageSizeBytes) {
-    await run.fail(
-      'ImageTooLarge',
-      `image is ${size} bytes, over the limit of ${policy.maxImageSizeBytes} bytes (--max-image-size)`,
-    );
-  }
-  if (!inv.targetEndpoint)
-    await run.fail('NoTargetAgent', `no ready tote agent on target node ${run.input.node}`);
+  const failed = firstFailedPrecondition({
+    digest: run.input.digest,
+    node: run.input.node,
+    inventory: inv,
+    maxImageSizeBytes: policy.maxImageSizeBytes,
+  });
+  if (failed) await run.fail(failed.type, failed.message);
 }
 
 /** Waits for `approve` or `reject`; false (with a Warning event) on reject or timeout. */
