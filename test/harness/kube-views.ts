@@ -27,6 +27,13 @@ export interface EventView {
   reason: string;
   type: string;
   note: string;
+  /** Who wrote it: `reportingController` (tote's are `tote.dev/...`), or the old `source.component` (kubelet). */
+  controller: string;
+}
+
+/** True for an event that tote wrote (not kubelet's or the scheduler's). */
+export function isToteEvent(e: EventView): boolean {
+  return e.controller.startsWith('tote.dev');
 }
 
 /** Events about pod `name`, oldest first. */
@@ -35,7 +42,12 @@ export async function podEvents(kc: KubeConfig, namespace: string, name: string)
   return list.items
     .filter((e) => e.regarding?.name === name)
     .sort((a, b) => new Date(a.eventTime ?? 0).getTime() - new Date(b.eventTime ?? 0).getTime())
-    .map((e) => ({ reason: e.reason ?? '', type: e.type ?? '', note: e.note ?? '' }));
+    .map((e) => ({
+      reason: e.reason ?? '',
+      type: e.type ?? '',
+      note: e.note ?? '',
+      controller: e.reportingController || e.deprecatedSource?.component || '',
+    }));
 }
 
 /** True once the pod no longer exists. */

@@ -170,9 +170,83 @@ export interface KubeletFailure {
   seenAt: number;
 }
 
+/** The reason kubelet's `Failed` event stands for (its note is `Error: <reason or message>`). */
+function failedEventReason(note: string): { reason: string; message: string } | undefined {
+  if (!note.startsWith('Error: ')) return undefined;
+  const rest = note.slice('Error: '.length);
+  if (rest === 'ErrImagePull' || rest === 'ImagePullBackOff') return { reason: rest, message: '' };
+  return { reason: 'CreateContainerError', message: rest };
+}
+
 /**
- * Waits until kubelet reports one of `reasons` (e.g. ErrImagePull, ImagePullBackOff) for a container of a pod of
- * `app`; returns kubelet's own reason and message.
+ * kubelet's own record of a failure of a pod that is gone (or going), from its events: they outlive the pod, so a
+ * failure that tote fixed (and whose pod it deleted) between two polls is still seen. A live pod is judged by its
+ * status only: kubelet writes the event before the status, and what reads the pod (tote) needs the status. The
+ * message of a pull failure is that of the `Failed to pull image` event of the same container.
+ */
+async function failureFromEvents(
+  kc: KubeConfig,
+  namespace: string,
+  app: string,
+  reasons: string[],
+  live: Set<string>,
+): Promise<KubeletFailure | false> {
+  const events = (await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace })).items.filter(
+    (e) =>
+      e.source?.component === 'kubelet' &&
+      e.involvedObject.kind === 'Pod' &&
+      (e.involvedObject.name === app || e.involvedObject.name?.startsWith(`${app}-`)),
+  );
+  for (const e of events) {
+    if (live.has(e.involvedObject.uid ?? '')) continue;
+    const failed = e.reason === 'Failed' ? failedEventReason(e.message ?? '') : undefined;
+    if (!failed || !reasons.includes(failed.reason)) continue;
+    const container = /\{([^}]+)\}/.exec(e.involvedObject.fieldPath ?? '')?.[1] ?? '';
+    const pull = events.find(
+      (o) =>
+        o.involvedObject.uid === e.involvedObject.uid &&
+        o.involvedObject.fieldPath === e.involvedObject.fieldPath &&
+        o.message?.startsWith('Failed to pull image'),
+    );
+    const pod: V1Pod = {
+      metadata: { name: e.involvedObject.name, namespace, uid: e.involvedObject.uid },
+    };
+    return {
+      pod,
+      container,
+      reason: failed.reason,
+      message: failed.message || (pull?.message ?? ''),
+      seenAt: Date.now(),
+    };
+  }
+  return false;
+}
+
+/** One line per pod and container: what the test saw when it gave up. */
+async function statusSummary(kc: KubeConfig, namespace: string, app: string): Promise<string> {
+  const pods = await podsOf(kc, namespace, app);
+  if (pods.length === 0) return 'no pods';
+  return pods
+    .map((p) =>
+      [
+        `${p.metadata?.name} ${p.status?.phase ?? '?'} on ${p.spec?.nodeName ?? '(unscheduled)'}`,
+        ...allStatuses(p).map((s) => {
+          const state = s.state?.waiting
+            ? `waiting ${s.state.waiting.reason}: ${s.state.waiting.message ?? ''}`
+            : s.state?.running
+              ? 'running'
+              : `terminated ${s.state?.terminated?.reason ?? ''}`;
+          return `  ${s.name} ${state}`;
+        }),
+      ].join('\n'),
+    )
+    .join('\n');
+}
+
+/**
+ * Waits until kubelet reports one of `reasons` (e.g. ErrImagePull, ImagePullBackOff, CreateContainerError) for a
+ * container of a pod of `app`, in a pod's status or in kubelet's events; returns kubelet's own reason and message.
+ * On a timeout the error says what the pods looked like.
  */
 export async function awaitKubeletFailure(
   kc: KubeConfig,
@@ -181,21 +255,35 @@ export async function awaitKubeletFailure(
   reasons: string[],
   timeoutMs = 120_000,
 ): Promise<KubeletFailure> {
-  return waitFor(
-    `kubelet to report ${reasons.join('/')} for a pod of ${namespace}/${app}`,
-    async () => {
-      for (const pod of await podsOf(kc, namespace, app)) {
-        for (const s of allStatuses(pod)) {
-          const w = s.state?.waiting;
-          if (w?.reason && reasons.includes(w.reason)) {
-            return { pod, container: s.name, reason: w.reason, message: w.message ?? '', seenAt: Date.now() };
+  const what = `kubelet to report ${reasons.join('/')} for a pod of ${namespace}/${app}`;
+  try {
+    return await waitFor(
+      what,
+      async () => {
+        const pods = await podsOf(kc, namespace, app);
+        for (const pod of pods) {
+          for (const s of allStatuses(pod)) {
+            const w = s.state?.waiting;
+            if (w?.reason && reasons.includes(w.reason)) {
+              return {
+                pod,
+                container: s.name,
+                reason: w.reason,
+                message: w.message ?? '',
+                seenAt: Date.now(),
+              };
+            }
           }
         }
-      }
-      return false;
-    },
-    { timeoutMs, intervalMs: 250 },
-  );
+        const live = new Set(pods.map((p) => p.metadata?.uid ?? ''));
+        return failureFromEvents(kc, namespace, app, reasons, live);
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+  } catch (err) {
+    const seen = await statusSummary(kc, namespace, app).catch((e: unknown) => String(e));
+    throw new Error(`${(err as Error).message}\npods of ${namespace}/${app}:\n${seen}`);
+  }
 }
 
 /** A pod that runs: every regular container running and Ready. */
