@@ -1,16 +1,18 @@
-// End to end on real components (Temporal dev server, etcd + kube-apiserver, containerd nodes, mTLS agents and a
-// `tote worker` from the compiled CLI), driven the way an operator drives them: `tote salvage --dry-run`, then
-// `tote salvage`, `tote status`, `tote approve` and `tote reject`, each as its own process. The plan's byte count
-// is checked against what crossed the wire, as the target agent's `tote_agent_bytes_received_total` counts it.
+// End to end on real components (Temporal dev server, a real cluster: etcd + kube-apiserver, controller-manager,
+// scheduler and a kubelet per containerd node; mTLS agents and a `tote worker` from the compiled CLI), driven the
+// way an operator drives them: `tote salvage --dry-run`, then `tote salvage`, `tote status`, `tote approve` and
+// `tote reject`, each as its own process. The plan's byte count is checked against what crossed the wire, as the
+// target agent's `tote_agent_bytes_received_total` counts it; every salvage ends with the Deployment's pod Running.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { listImages } from '../harness/containerd.js';
 import { buildImage, importToNode, type BuiltImage } from '../harness/images.js';
-import { createDeployment, createNamespace, setPodImageFailure } from '../harness/pods.js';
+import { createNamespace } from '../harness/pods.js';
 import { waitFor } from '../harness/ports.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
 import { startToteStack, type ToteStack } from '../harness/stack.js';
 import { TOTE_BIN } from '../harness/tote.js';
 import { cleanToteEnv } from '../harness/worker.js';
+import { applyDeployment, awaitKubeletFailure, awaitRunning } from '../harness/workloads.js';
 
 const TIMEOUT = 600_000;
 let sb: Sandbox;
@@ -18,7 +20,7 @@ let stack: ToteStack;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-  sb = await startSandbox({ label: 'e2e-cli-salvage', nodes: 2, registry: false });
+  sb = await startSandbox({ label: 'e2e-cli-salvage', nodes: 2, registry: false, kubelets: true });
   try {
     // No controller: every salvage here is one an operator asked for.
     stack = await startToteStack(sb, { controllers: 0 });
@@ -85,20 +87,24 @@ function json<T>(r: Ran): T {
 }
 
 /**
- * A Deployment in a namespace that allows tote (without tote.dev/auto-salvage anywhere: `tote salvage` is the
- * opt-in) whose pod on node-2 cannot pull `ref`.
+ * A Deployment on node-2 whose pod kubelet cannot pull `ref`; returns that pod's name. Without tote.dev/allow in
+ * `nsAnnotations` the namespace allows tote; tote.dev/auto-salvage is nowhere (`tote salvage` is the opt-in).
  */
 async function failingPod(
   ns: string,
   ref: string,
-  nsAnnotations: Record<string, string> = {},
+  nsAnnotations: Record<string, string> = { 'tote.dev/allow': 'true' },
 ): Promise<string> {
   const admin = sb.kube.kubeConfig();
-  await createNamespace(admin, ns, { 'tote.dev/allow': 'true', ...nsAnnotations });
-  const chain = await createDeployment(admin, { namespace: ns, name: 'web', nodeName: 'node-2', image: ref });
-  const name = chain.pod.metadata?.name ?? '';
-  await setPodImageFailure(admin, { namespace: ns, name, container: 'app', reason: 'ImagePullBackOff' });
-  return name;
+  await createNamespace(admin, ns, nsAnnotations);
+  await applyDeployment(admin, { namespace: ns, name: 'web', node: 'node-2', image: ref });
+  const failure = await awaitKubeletFailure(admin, ns, 'web', ['ErrImagePull', 'ImagePullBackOff']);
+  return failure.pod.metadata?.name ?? '';
+}
+
+/** The proof of a salvage: the Deployment's new pod runs on node-2 from `img`. */
+async function runsOnNode2(ns: string, img: BuiltImage): Promise<void> {
+  await awaitRunning(sb.kube.kubeConfig(), ns, 'web', { node: 'node-2', digest: img.digest });
 }
 
 /** Builds an image, imports it into `nodes` under `ref` and lets kubelet report it. */
@@ -107,7 +113,7 @@ async function imageOn(
   ref: string,
   spec: Parameters<typeof buildImage>[1],
 ): Promise<BuiltImage> {
-  const img = await buildImage(sb.run, spec);
+  const img = await buildImage(sb.run, { app: {}, ...spec });
   for (const n of nodes) {
     await importToNode(sb.node(n), img, ref);
     await sb.syncNodeImages(n);
@@ -176,7 +182,8 @@ test(
       sources: [{ node: 'node-1', complete: true }],
     });
     expect(plan.transfer).toMatchObject({ source: 'node-1', bytesPresent: 0, bytesToMove: leafBytes(img) });
-    expect(await listImages(sb.node('node-2'))).toEqual([]); // a plan moves nothing
+    // A plan moves nothing.
+    expect((await listImages(sb.node('node-2'))).filter((r) => r.digest === img.digest)).toEqual([]);
 
     const before = await received();
     const run = await tote('salvage', `shop/${pod}`, '--json', '--temporal-ui-url=http://ui.example');
@@ -191,6 +198,7 @@ test(
     });
     expect((await received()) - before).toBe(plan.transfer.bytesToMove);
     expect((await listImages(sb.node('node-2'))).find((r) => r.name === ref)?.digest).toBe(img.digest);
+    await runsOnNode2('shop', img);
 
     // The table lists it (visibility is eventually consistent: wait for the closed run to show).
     const row = await waitFor('the salvage in tote status', async () => {
@@ -225,7 +233,9 @@ test(
       sharedLayers: 2,
     });
     const pod = await failingPod('dedup', ref);
-    const newBytes = leafBytes(img) - base.platforms[0]!.layers.reduce((n, l) => n + l.size, 0);
+    // The two layers shared with the base are on node-2 already (the base's own app layer is not part of img).
+    const shared = base.platforms[0]!.layers.slice(0, 2);
+    const newBytes = leafBytes(img) - shared.reduce((n, l) => n + l.size, 0);
 
     const plan = json<PlanJson>(await tote('salvage', `dedup/${pod}`, '--dry-run', '--json')).plans[0]!;
     const before = await received();
@@ -233,7 +243,8 @@ test(
     expect(json<SalvageJson>(run).salvages[0]).toMatchObject({ ok: true, outcome: 'salvaged' });
     const wire = (await received()) - before;
 
-    expect(wire).toBe(newBytes); // only the new layer and the config crossed
+    expect(wire).toBe(newBytes); // only the new layers and the config crossed
+    await runsOnNode2('dedup', img);
     if (plan.transfer.dedup === 'exact') expect(plan.transfer.bytesToMove).toBe(wire);
     else expect(plan.transfer.bytesToMove).toBe(leafBytes(img)); // the documented upper bound: no dedup assumed
   },
@@ -244,8 +255,8 @@ test(
   'given an approve-mode namespace, tote salvage should wait for tote approve; reject and stale ids fail clearly',
   async () => {
     const ref = 'registry.gone.test/gated/app:1';
-    await imageOn(['node-1'], ref, { layers: 1, layerSize: 128 * 1024, name: 'gated' });
-    const pod = await failingPod('gated', ref, { 'tote.dev/mode': 'approve' });
+    const img = await imageOn(['node-1'], ref, { layers: 1, layerSize: 128 * 1024, name: 'gated' });
+    const pod = await failingPod('gated', ref, { 'tote.dev/allow': 'true', 'tote.dev/mode': 'approve' });
 
     const follower = toteProcess(['salvage', `gated/${pod}`, '--poll-interval=200ms']);
     const waiting = await waitFor('the salvage waiting for approval', async () => {
@@ -262,6 +273,7 @@ test(
     succeeded(followed);
     expect(followed.out).toContain('tote approve'); // it told the operator what to do while waiting
     expect(followed.out).toContain('✓ Salvaged');
+    await runsOnNode2('gated', img);
 
     const again = await tote('approve', waiting.workflowId);
     expect(again.code).toBe(1);
@@ -282,9 +294,8 @@ test(
   async () => {
     const ref = 'registry.gone.test/gated2/app:1';
     await imageOn(['node-1'], ref, { layers: 1, layerSize: 64 * 1024, name: 'gated2' });
-    const pod = await failingPod('gated2', ref, { 'tote.dev/mode': 'approve' });
-    const started = await tote('salvage', `gated2/${pod}`, '--no-wait', '--json');
-    expect(started.code).toBe(0);
+    const pod = await failingPod('gated2', ref, { 'tote.dev/allow': 'true', 'tote.dev/mode': 'approve' });
+    const started = succeeded(await tote('salvage', `gated2/${pod}`, '--no-wait', '--json'));
     const [id] = json<{ started: string[] }>(started).started;
     await waitFor('phase AwaitingApproval', async () => {
       const rows = json<Array<{ workflowId: string; phase: string }>>(
@@ -307,8 +318,6 @@ test(
 );
 
 test('given a namespace without consent or a missing pod, tote salvage should refuse with what to do', async () => {
-  const admin = sb.kube.kubeConfig();
-  await createNamespace(admin, 'private', {});
   const noConsent = await tote('salvage', 'private/web-1');
   expect(noConsent.code).toBe(1);
   // The pod does not even exist; reading it first is fine, but a missing pod must be said plainly.
@@ -317,13 +326,8 @@ test('given a namespace without consent or a missing pod, tote salvage should re
   );
   const ref = 'registry.gone.test/private/app:1';
   await imageOn(['node-1'], ref, { layers: 1, layerSize: 4096, name: 'private' });
-  const chain = await createDeployment(admin, {
-    namespace: 'private',
-    name: 'web',
-    nodeName: 'node-2',
-    image: ref,
-  });
-  const refused = await tote('salvage', `private/${chain.pod.metadata?.name ?? ''}`, '--dry-run');
+  const pod = await failingPod('private', ref, {});
+  const refused = await tote('salvage', `private/${pod}`, '--dry-run');
   expect(refused.code).toBe(1);
   expect(refused.err).toBe(
     'tote: namespace private does not allow tote (tote.dev/allow is missing); if its owners agree: kubectl annotate namespace private tote.dev/allow=true\n',

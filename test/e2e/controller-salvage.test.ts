@@ -1,8 +1,12 @@
 /**
- * The whole story with nobody starting a workflow by hand: real containerd nodes, agents over mTLS, `tote worker`
- * and `tote controller` as processes under the chart's ServiceAccounts. A Deployment's pod fails to pull an image
- * that only node-1's containerd caches; the controller starts the salvage, the worker moves the image onto
- * node-2 through the agents, and the owned pod is deleted so it restarts with the image present.
+ * The whole story with nobody starting a workflow by hand: a real cluster (kubelets on containerd nodes,
+ * scheduler, controller-manager), agents over mTLS, `tote worker` and `tote controller` as processes under the
+ * chart's ServiceAccounts. A Deployment's pod fails to pull an image that only node-1's containerd caches; kubelet
+ * reports it, the controller starts the salvage, the worker moves the image onto node-2 through the agents, the
+ * owned pod is deleted, and the Deployment's new pod runs from the salvaged image.
+ *
+ * The kubelets report at most 2 images in Node.status.images (`nodeStatusMaxImages`, 50 by default), as a node
+ * with many images does: the smallest image on node-1 is then known to its agent only.
  */
 import { ApiException, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
@@ -10,14 +14,16 @@ import { installChartIdentities, type ChartIdentities } from '../harness/chart-r
 import { listImages } from '../harness/containerd.js';
 import { startToteController, type ControllerProcess } from '../harness/controller.js';
 import { buildImage, importToNode } from '../harness/images.js';
-import { createDeployment, createNamespace, setPodImageFailure } from '../harness/pods.js';
+import { createNamespace } from '../harness/pods.js';
 import { freePort, waitFor } from '../harness/ports.js';
 import type { Managed } from '../harness/run.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
 import { createTotePki, startAgents, TOTE_BIN, untilReady, type TotePki } from '../harness/tote.js';
+import { applyDeployment, awaitKubeletFailure, awaitRunning } from '../harness/workloads.js';
 import type { SalvageResult } from '../../workflows/index.js';
 
 const OPT_IN = { 'tote.dev/auto-salvage': 'true' };
+const MAX_IMAGES = 2;
 
 let sb: Sandbox;
 let kc: KubeConfig;
@@ -54,7 +60,12 @@ async function startWorker(pki: TotePki, agentPort: number): Promise<Managed> {
 }
 
 beforeAll(async () => {
-  sb = await startSandbox({ label: 'e2e-controller-salvage', nodes: 2, registry: false });
+  sb = await startSandbox({
+    label: 'e2e-controller-salvage',
+    nodes: 2,
+    registry: false,
+    kubelets: { config: { nodeStatusMaxImages: MAX_IMAGES } },
+  });
   try {
     kc = sb.kube.kubeConfig();
     ids = await installChartIdentities(sb.kube);
@@ -101,26 +112,21 @@ async function podGone(namespace: string, name: string): Promise<boolean> {
   }
 }
 
+/** An opted-in Deployment pinned to node-2 whose pod kubelet fails to pull; returns the failed pod's name. */
 async function failingDeployment(name: string, image: string): Promise<string> {
-  const { pod } = await createDeployment(kc, {
-    namespace: 'shop',
-    name,
-    nodeName: 'node-2',
-    image,
-    annotations: OPT_IN,
-  });
-  const podName = pod.metadata?.name ?? '';
-  await setPodImageFailure(kc, {
-    namespace: 'shop',
-    name: podName,
-    container: 'app',
-    reason: 'ErrImagePull',
-  });
-  return podName;
+  await applyDeployment(kc, { namespace: 'shop', name, node: 'node-2', image, podAnnotations: OPT_IN });
+  const failure = await awaitKubeletFailure(kc, 'shop', name, ['ErrImagePull', 'ImagePullBackOff']);
+  return failure.pod.metadata?.name ?? '';
+}
+
+/** The proof: the Deployment's new pod runs on node-2 from `digest`. */
+async function runsOnNode2(name: string, digest: string): Promise<void> {
+  const running = await awaitRunning(kc, 'shop', name, { node: 'node-2', digest });
+  expect(running.pod.status?.containerStatuses?.[0]?.imageID).toContain(digest);
 }
 
 test('given an image cached only on node-1, a failing pod on node-2 is salvaged end to end by the controller', async () => {
-  const img = await buildImage(sb.run, { layers: 3, layerSize: 512 << 10 });
+  const img = await buildImage(sb.run, { layers: 3, layerSize: 512 << 10, app: {} });
   const repo = 'registry.invalid/tote/shop';
   await importToNode(sb.node('node-1'), img, `${repo}:v1`);
   await sb.syncNodeImages('node-1');
@@ -131,13 +137,14 @@ test('given an image cached only on node-1, a failing pod on node-2 is salvaged 
   expect(result).toMatchObject({ outcome: 'salvaged', source: 'node-1', podRestarted: true });
   expect((await listImages(sb.node('node-2'))).some((r) => r.digest === img.digest)).toBe(true);
   await waitFor('the failed pod to be deleted for a restart', () => podGone('shop', podName));
+  await runsOnNode2('web', img.digest);
   expect(
     await controller.metric('tote_detected_failures_total', { reason: 'ErrImagePull' }),
   ).toBeGreaterThanOrEqual(1);
 }, 300_000);
 
 test('given a tag-only image that Node.status.images pairs with a digest, the tag is resolved and salvaged', async () => {
-  const img = await buildImage(sb.run, { layers: 2, layerSize: 256 << 10 });
+  const img = await buildImage(sb.run, { layers: 2, layerSize: 256 << 10, app: {} });
   const ref = 'registry.invalid/tote/catalog:2.0';
   await importToNode(sb.node('node-1'), img, ref);
   await sb.syncNodeImages('node-1');
@@ -148,13 +155,17 @@ test('given a tag-only image that Node.status.images pairs with a digest, the ta
   expect(result.outcome).toBe('salvaged');
   const onTarget = await listImages(sb.node('node-2'));
   expect(onTarget.find((r) => r.name === ref)?.digest).toBe(img.digest);
+  await runsOnNode2('catalog', img.digest);
 }, 300_000);
 
-test('given a tag only an agent knows (not in Node.status.images), resolveImage asks the agents and the salvage follows', async () => {
-  const img = await buildImage(sb.run, { layers: 2, layerSize: 128 << 10 });
+test('given a tag only an agent knows (kubelet lists only the largest images), resolveImage asks the agents and the salvage follows', async () => {
+  // The smallest image on node-1 (the two before are larger): past nodeStatusMaxImages, kubelet leaves it out.
+  const img = await buildImage(sb.run, { layers: 1, layerSize: 16 << 10, app: {} });
   const ref = 'registry.invalid/tote/billing:3.1';
-  // No syncNodeImages: kubelet has not reported it yet, so only node-1's agent can resolve the tag.
   await importToNode(sb.node('node-1'), img, ref);
+  const reported = await sb.syncNodeImages('node-1');
+  expect(reported).toHaveLength(MAX_IMAGES);
+  expect(reported.flatMap((i) => i.names)).not.toContain(ref);
   await failingDeployment('billing', ref);
 
   const resolved = await client.workflow.getHandle(`resolve/${ref}`);
@@ -166,6 +177,7 @@ test('given a tag only an agent knows (not in Node.status.images), resolveImage 
   expect(await resolved.result()).toMatchObject({ digest: img.digest, via: 'agents', nodes: ['node-1'] });
   const result = await salvageResult(`salvage/${img.digest}/node-2`);
   expect(result.outcome).toBe('salvaged');
+  await runsOnNode2('billing', img.digest);
 }, 300_000);
 
 test('given a salvage that failed, a restarted controller does not start it again during the cool-down (ADR 0007)', async () => {

@@ -73,7 +73,7 @@ export interface SalvageEnv {
 
 /** Starts the whole environment; `agentArgs` go to every agent (e.g. a small `--chunk-size`). */
 export async function startSalvageEnv(opts: { agentArgs?: string[] } = {}): Promise<SalvageEnv> {
-  const sb = await startSandbox({ label: 'e2e-salvage', nodes: 2, durableTemporal: true });
+  const sb = await startSandbox({ label: 'e2e-salvage', nodes: 2, durableTemporal: true, kubelets: true });
   const webhookSecret = 'e2e-hmac-key';
   let receiver: Receiver | undefined;
   try {
@@ -121,7 +121,7 @@ export async function startSalvageEnv(opts: { agentArgs?: string[] } = {}): Prom
   }
 }
 
-export { podEvents, podGone, salvageRecords } from '../harness/kube-views.js';
+export { isToteEvent, podEvents, podGone, salvageRecords } from '../harness/kube-views.js';
 
 /** Sum of a Prometheus metric's series (0 when absent). */
 export async function metricValue(url: string, name: string): Promise<number> {

@@ -1,7 +1,8 @@
-// End to end on real components (Temporal dev server, etcd + kube-apiserver, containerd nodes, mTLS agents, a
-// registry, a webhook receiver, `tote worker` from the compiled CLI): a salvage moves an image that only node-1
-// has onto node-2, records it, restarts the owned pod, backs it up and notifies; then the worker and Temporal are
-// each killed in the middle of a transfer and the salvage still completes exactly once.
+// End to end on real components (Temporal dev server, etcd + kube-apiserver, controller-manager, scheduler, one
+// kubelet per containerd node, mTLS agents, a registry, a webhook receiver, `tote worker` from the compiled CLI):
+// a salvage started by hand moves an image that only node-1 has onto node-2, records it, restarts the owned pod,
+// backs it up and notifies, and the Deployment's new pod runs from it; then the worker and Temporal are each
+// killed in the middle of a transfer and the salvage still completes exactly once, its pod running.
 import { randomBytes } from 'node:crypto';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -11,13 +12,15 @@ import {
 } from '../../proto/gen/containerd/services/content/v1/content.js';
 import { listContent, listImages } from '../harness/containerd.js';
 import { buildImage, importToNode, type BuiltImage } from '../harness/images.js';
-import { createDeployment, createNamespace, setPodImageFailure } from '../harness/pods.js';
+import { createNamespace } from '../harness/pods.js';
 import { waitFor } from '../harness/ports.js';
 import { registryGet, MANIFEST_ACCEPT } from '../harness/registry.js';
 import { temporalCli } from '../harness/temporal.js';
+import { applyDeployment, awaitKubeletFailure, awaitRunning, podLog } from '../harness/workloads.js';
 import { progressQuery, salvageImage, type SalvageInput } from '../../workflows/index.js';
 import { salvageStartOptions } from '../../workflows/start-options.js';
 import {
+  isToteEvent,
   metricValue,
   podEvents,
   podGone,
@@ -38,7 +41,10 @@ afterAll(async () => {
   await env?.stop();
 }, TIMEOUT);
 
-/** An opted-in Deployment whose pod on node-2 cannot pull `image`, which only node-1 holds. */
+/**
+ * An opted-in Deployment whose pod on node-2 cannot pull `image` (its registry is gone), which only node-1 holds;
+ * returns once node-2's kubelet has reported the failure, with the salvage input for that pod.
+ */
 async function scenario(
   ns: string,
   layers: number,
@@ -54,19 +60,21 @@ async function scenario(
     name: ns,
     shareBaseLayersWith: base,
     sharedLayers: 2,
+    app: {},
   });
   await importToNode(env.sb.node('node-1'), img, ref);
   await env.sb.syncNodeImages('node-1');
   await createNamespace(env.admin, ns, { 'tote.dev/allow': 'true' });
-  const chain = await createDeployment(env.admin, {
+  await applyDeployment(env.admin, {
     namespace: ns,
     name: 'web',
-    nodeName: 'node-2',
+    node: 'node-2',
     image: ref,
-    annotations: { 'tote.dev/auto-salvage': 'true' },
+    podAnnotations: { 'tote.dev/auto-salvage': 'true' },
   });
-  const pod = { namespace: ns, name: chain.pod.metadata?.name ?? '', uid: chain.pod.metadata?.uid };
-  await setPodImageFailure(env.admin, { ...pod, container: 'app', reason: 'ImagePullBackOff' });
+  const failure = await awaitKubeletFailure(env.admin, ns, 'web', ['ErrImagePull', 'ImagePullBackOff']);
+  const meta = failure.pod.metadata;
+  const pod = { namespace: ns, name: meta?.name ?? '', uid: meta?.uid };
   return {
     img,
     input: {
@@ -74,10 +82,16 @@ async function scenario(
       imageRef: ref,
       node: 'node-2',
       pod,
-      container: 'app',
-      reason: 'ImagePullBackOff',
+      container: failure.container,
+      reason: failure.reason,
     },
   };
+}
+
+/** The proof of a salvage: the Deployment's replacement pod runs on node-2 from the digest, its app's log shows. */
+async function runsOnTarget(ns: string, img: BuiltImage): Promise<void> {
+  const running = await awaitRunning(env.admin, ns, 'web', { node: 'node-2', digest: img.digest });
+  expect(await podLog(env.admin, running.pod)).toMatch(/tote fixture \w+: up/);
 }
 
 async function start(input: SalvageInput): Promise<WorkflowHandle<typeof salvageImage>> {
@@ -163,12 +177,14 @@ test(
     });
     expect(records[0]?.status).toMatchObject({ phase: 'Completed', bytes: img.totalSize });
 
-    const events = await podEvents(env.admin, 'shop', input.pod.name);
+    const events = (await podEvents(env.admin, 'shop', input.pod.name)).filter(isToteEvent);
     expect(events.map((e) => e.reason)).toEqual(['ImageSalvageable', 'ImageSalvaged', 'ImagePushed']);
     for (const e of events) expect(e.note).toContain(handle.workflowId);
     for (const e of events.filter((x) => x.type === 'Warning'))
       expect(e.note).toContain('This is technical debt');
-    expect(await podGone(env.admin, 'shop', input.pod.name)).toBe(true);
+    // Deleted for the restart (kubelet stops its containers first: gone after their grace period).
+    await waitFor('the failed pod to be gone', () => podGone(env.admin, 'shop', input.pod.name), 60_000);
+    await runsOnTarget('shop', img);
 
     const registry = env.sb.registry;
     if (!registry) throw new Error('the sandbox has no registry');
@@ -232,6 +248,7 @@ test(
     expect(result.outcome).toBe('salvaged');
     expect(await imageOnTarget(input.imageRef)).toBe(img.digest);
     expect(await salvageRecords(env.admin, 'kill-worker')).toHaveLength(1);
+    await runsOnTarget('kill-worker', img);
     // Committed blobs are not fetched again (the successful import counts them as already there); bytes in
     // flight when the worker died (flow-control windows, an unflushed chunk) may cross twice, less than a blob.
     const received = (await metricValue(target, 'tote_agent_bytes_received_total')) - receivedBefore;
@@ -261,6 +278,7 @@ test(
     expect(result.outcome).toBe('salvaged');
     expect(await imageOnTarget(input.imageRef)).toBe(img.digest);
     expect(await salvageRecords(env.admin, ns)).toHaveLength(1);
+    await runsOnTarget(ns, img);
   },
   TIMEOUT,
 );
@@ -280,6 +298,7 @@ test(
     expect(result.outcome).toBe('salvaged');
     expect(await imageOnTarget(input.imageRef)).toBe(img.digest);
     expect(await salvageRecords(env.admin, 'sigterm')).toHaveLength(1);
+    await runsOnTarget('sigterm', img);
   },
   TIMEOUT,
 );

@@ -43,6 +43,11 @@ export interface KubeletOptions {
   readyTimeoutMs?: number;
   /** How long to wait for a kubelet binary that setup is still building. @default 1800000 */
   toolWaitMs?: number;
+  /**
+   * KubeletConfiguration fields laid over the sandbox's (top-level keys replace), e.g. `nodeStatusMaxImages` or
+   * image GC thresholds for a suite that needs kubelet to behave as on a full node.
+   */
+  config?: Record<string, unknown>;
 }
 
 /** A running kubelet, see {@link startKubelet}. */
@@ -105,6 +110,7 @@ function kubeletConfig(o: {
   tls: { cert: string; key: string };
   clientCA: string;
   podLogsDir: string;
+  overrides?: Record<string, unknown>;
 }): string {
   return stringify({
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -146,6 +152,7 @@ function kubeletConfig(o: {
     // kubelets sharing one would delete each other's logs.
     podLogsDir: o.podLogsDir,
     shutdownGracePeriod: '0s',
+    ...o.overrides,
   });
 }
 
@@ -237,6 +244,7 @@ export async function startKubelet(
           tls: serving,
           clientCA: pki.clientCA.cert,
           podLogsDir: path.join(root.dir, 'pod-logs'),
+          overrides: opts.config,
         }),
       );
       const proc = run.spawn({

@@ -25,9 +25,10 @@ export interface SandboxOptions {
   /**
    * A real cluster: kube-controller-manager, kube-scheduler and one kubelet per containerd node, each registering
    * its own Node; pods run. Off, Nodes are objects the harness writes (for suites that write pod statuses by
-   * hand; see test/README.md). @default false
+   * hand; see test/README.md). An object turns them on with KubeletConfiguration fields laid over the sandbox's
+   * (`KubeletOptions.config` in kubelet.ts). @default false
    */
-  kubelets?: boolean;
+  kubelets?: boolean | { config?: Record<string, unknown> };
   /**
    * containerd major version per node, in node order (a mixed cluster); nodes past the list use the default.
    * @default every node {@link containerdMajor} (TOTE_CONTAINERD, 2 unless it is 1)
@@ -92,7 +93,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const run = Run.create(opts.label ?? 'sandbox');
   try {
     const nodeNames = Array.from({ length: opts.nodes ?? 3 }, (_, i) => `node-${i + 1}`);
-    const real = opts.kubelets ?? false;
+    const real = opts.kubelets !== undefined && opts.kubelets !== false;
+    const kubeletConfig = typeof opts.kubelets === 'object' ? opts.kubelets.config : undefined;
     const [temporal, kube, nodes, registry] = await Promise.all([
       startTemporal(run, {
         ui: opts.ui,
@@ -107,13 +109,23 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const kc = kube.kubeConfig();
     let kubelets: Kubelet[] = [];
     if (real) {
-      kubelets = await startKubelets(run, kube, nodes);
+      kubelets = await startKubelets(run, kube, nodes, kubeletConfig);
     } else {
       await Promise.all(
         nodeNames.map((name, i) => registerNode(kc, { name, images: [], internalIP: nodeIP(i + 1) })),
       );
     }
-    return assemble({ run, temporal, kube, nodes, kubelets, registry, started });
+    const maxImages = kubeletConfig?.nodeStatusMaxImages;
+    return assemble({
+      run,
+      temporal,
+      kube,
+      nodes,
+      kubelets,
+      registry,
+      started,
+      maxImages: typeof maxImages === 'number' ? maxImages : undefined,
+    });
   } catch (err) {
     await run.stop();
     process.stderr.write(`sandbox failed to start: ${String(err)}\n${run.tailLogs(30)}\n`);
@@ -125,22 +137,43 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
  * Imports the pod sandbox image into every node, starts one kubelet per node and registers the teardown that
  * deletes every pod through the live kubelets before anything stops (so no container outlives the run).
  */
-async function startKubelets(run: Run, kube: Kube, nodes: ContainerdNode[]): Promise<Kubelet[]> {
+async function startKubelets(
+  run: Run,
+  kube: Kube,
+  nodes: ContainerdNode[],
+  config?: Record<string, unknown>,
+): Promise<Kubelet[]> {
   const sandboxImage = buildSandboxImage(run);
   await Promise.all(nodes.map((n) => importToNode(n, sandboxImage, SANDBOX_IMAGE, { unpack: true })));
   run.onStop('after', () => unmountUnder(run.dir));
   const kubelets = await Promise.all(
-    nodes.map((n, i) => startKubelet(run, kube, n, { name: n.name, nodeIP: nodeIP(i + 1), index: i + 1 })),
+    nodes.map((n, i) =>
+      startKubelet(run, kube, n, { name: n.name, nodeIP: nodeIP(i + 1), index: i + 1, config }),
+    ),
   );
   run.onStop('before', () => drainCluster(kube, nodes));
   return kubelets;
 }
 
-/** Names kubelet would report for `node` now, and whether its Node already says so. */
-async function kubeletReported(kube: Kube, node: ContainerdNode): Promise<NodeImage[] | false> {
+/**
+ * Names kubelet would report for `node` now, and whether its Node already says so. With `maxImages`
+ * (`nodeStatusMaxImages`), kubelet reports only that many (the largest): then its report is current once it lists
+ * that many images and every name in it is one the node holds.
+ */
+async function kubeletReported(
+  kube: Kube,
+  node: ContainerdNode,
+  maxImages?: number,
+): Promise<NodeImage[] | false> {
   const want = await nodeImagesOf(node);
   const status = await kube.kubeConfig().makeApiClient(CoreV1Api).readNode({ name: node.name });
-  const have = new Set((status.status?.images ?? []).flatMap((i) => i.names ?? []));
+  const reported = status.status?.images ?? [];
+  const have = new Set(reported.flatMap((i) => i.names ?? []));
+  if (maxImages !== undefined && maxImages >= 0 && want.length > maxImages) {
+    const held = new Set(want.flatMap((i) => i.names));
+    const current = reported.length === maxImages && [...have].every((n) => held.has(n));
+    return current ? reported.map((i) => ({ names: i.names ?? [], sizeBytes: i.sizeBytes ?? 0 })) : false;
+  }
   return want.every((img) => img.names.every((n) => have.has(n))) ? want : false;
 }
 
@@ -152,6 +185,8 @@ interface Parts {
   kubelets: Kubelet[];
   registry: Registry | undefined;
   started: number;
+  /** The kubelets' `nodeStatusMaxImages`, when a suite sets it. */
+  maxImages?: number;
 }
 
 function assemble(p: Parts): Sandbox {
@@ -173,7 +208,7 @@ function assemble(p: Parts): Sandbox {
       if (p.kubelets.length > 0) {
         return waitFor(
           `kubelet ${name} to report its images in Node.status.images`,
-          () => kubeletReported(p.kube, node(name)),
+          () => kubeletReported(p.kube, node(name), p.maxImages),
           { timeoutMs: 90_000, intervalMs: 1000 },
         );
       }
