@@ -1,16 +1,23 @@
 /**
- * One salvage of the fault suite, end to end through the controller: build the image, cache it on the planned
- * holders, fail an opted-in pod on the target the way kubelet reports it, fire the planned fault at its moment,
- * wait for the salvage to end, and check what it left behind.
+ * One salvage of the fault suite, end to end through the controller on real kubelets: build an image that runs,
+ * cache it on the planned holders, apply an opted-in Deployment pinned to the target (whose kubelet fails to pull
+ * it from the lost registry), fire the planned fault at its moment, wait for the salvage to end, and check what it
+ * left behind. A salvage counts only when the Deployment's pod runs on the target from the salvaged digest.
  */
 import { salvageWorkflowId } from '../../common/names.js';
 import { buildImage, importToNode, type BuiltImage } from '../harness/images.js';
-import { createDeployment, createNamespace, setPodImageFailure } from '../harness/pods.js';
+import { createNamespace } from '../harness/pods.js';
 import { waitFor } from '../harness/ports.js';
+import {
+  applyDeployment,
+  awaitKubeletFailure,
+  awaitRunning,
+  type KubeletFailure,
+} from '../harness/workloads.js';
 import {
   brokenRecords,
   bytesOnNode,
-  deletePod,
+  deleteDeployment,
   podEvents,
   podGone,
   retriesInHistory,
@@ -57,44 +64,43 @@ export interface CaseResult {
   runs: number;
   /** Duration of the transfer as the SalvageRecord states it. */
   transferSeconds?: number;
+  /** What kubelet reported for the pod before the salvage (its reason). */
+  kubeletReason?: string;
 }
 
 interface Prepared {
   img: BuiltImage;
   imageRef: string;
-  pod: string;
   workflowId: string;
 }
 
 const REGISTRY = 'registry.gone.test';
+const APP = 'app';
 
+/** Builds the image, caches it on the holders (the kubelets report it) and applies the Deployment. */
 async function prepare(env: FaultEnv, plan: SalvagePlan): Promise<Prepared> {
   const img = await buildImage(env.sb.run, {
     layers: plan.layers,
     layerSize: plan.layerSize,
     seed: plan.imageSeed,
     name: plan.name,
+    app: {},
   });
-  const repo = `${REGISTRY}/${plan.namespace}/app`;
+  const repo = `${REGISTRY}/${plan.namespace}/${APP}`;
   for (const holder of plan.holders) {
     await importToNode(env.sb.node(holder), img, `${repo}:1.0`);
     await env.sb.syncNodeImages(holder);
   }
   const imageRef = plan.refKind === 'tag' ? `${repo}:1.0` : `${repo}@${img.digest}`;
   await createNamespace(env.admin, plan.namespace, { 'tote.dev/allow': 'true' });
-  const chain = await createDeployment(env.admin, {
+  await applyDeployment(env.admin, {
     namespace: plan.namespace,
-    name: 'app',
-    nodeName: plan.target,
+    name: APP,
+    node: plan.target,
     image: imageRef,
-    annotations: { 'tote.dev/auto-salvage': 'true' },
+    podAnnotations: { 'tote.dev/auto-salvage': 'true' },
   });
-  return {
-    img,
-    imageRef,
-    pod: chain.pod.metadata?.name ?? '',
-    workflowId: salvageWorkflowId(img.digest, plan.target),
-  };
+  return { img, imageRef, workflowId: salvageWorkflowId(img.digest, plan.target) };
 }
 
 /** The process to kill: agents are picked from what the salvage is doing at that moment. */
@@ -108,7 +114,7 @@ function faultTarget(plan: SalvagePlan, obs: Observation): FaultTarget {
 
 /** Record names kubelet looks the image up by: `repo@digest`, `repo:tag` for a tag, and the `sha256:<config>` id. */
 function expectedRecords(p: Prepared, plan: SalvagePlan): string[] {
-  const repo = `${REGISTRY}/${plan.namespace}/app`;
+  const repo = `${REGISTRY}/${plan.namespace}/${APP}`;
   const names = [`${repo}@${p.img.digest}`, ...p.img.configDigests];
   if (plan.refKind === 'tag') names.push(`${repo}:1.0`);
   return names;
@@ -118,6 +124,7 @@ async function checkSalvaged(
   env: FaultEnv,
   plan: SalvagePlan,
   p: Prepared,
+  pod: string,
   end: End,
 ): Promise<{ violations: string[]; transferSeconds?: number }> {
   const v: string[] = [];
@@ -133,13 +140,21 @@ async function checkSalvaged(
   const rec = records[0];
   if (rec && (rec.spec.digest !== p.img.digest || rec.spec.targetNode !== plan.target))
     v.push(`SalvageRecord ${rec.name} names ${rec.spec.digest} → ${rec.spec.targetNode}`);
-  const events = (await podEvents(env.admin, plan.namespace, p.pod)).map((e) => e.reason);
+  const events = (await podEvents(env.admin, plan.namespace, pod)).map((e) => e.reason);
   if (!events.includes('ImageSalvaged'))
     v.push(`no ImageSalvaged event (events: ${events.join(', ') || 'none'})`);
   if (events.includes('ImageSalvageFailed'))
     v.push('an ImageSalvageFailed event on a salvage that completed');
-  if (end.result?.podRestarted !== true || !(await podGone(env.admin, plan.namespace, p.pod)))
+  if (end.result?.podRestarted !== true || !(await podGone(env.admin, plan.namespace, pod)))
     v.push('the owned pod was not deleted for a restart');
+  // The proof: the Deployment's replacement pod runs on the target from the salvaged digest.
+  await awaitRunning(env.admin, plan.namespace, APP, {
+    node: plan.target,
+    digest: p.img.digest,
+    timeoutMs: 120_000,
+  }).catch((err: unknown) =>
+    v.push(`no pod of the Deployment runs on ${plan.target} from the digest: ${String(err)}`),
+  );
   const secs = rec?.status.durationSeconds;
   return { violations: v, transferSeconds: typeof secs === 'number' ? secs : undefined };
 }
@@ -147,14 +162,14 @@ async function checkSalvaged(
 async function checkFailed(
   env: FaultEnv,
   plan: SalvagePlan,
-  p: Prepared,
+  pod: string,
   notes: string[],
 ): Promise<string[]> {
   const v: string[] = [];
   const failed = await waitFor(
     'the ImageSalvageFailed event',
     async () =>
-      (await podEvents(env.admin, plan.namespace, p.pod)).find((e) => e.reason === 'ImageSalvageFailed') ??
+      (await podEvents(env.admin, plan.namespace, pod)).find((e) => e.reason === 'ImageSalvageFailed') ??
       false,
     60_000,
   ).catch(() => undefined);
@@ -162,8 +177,8 @@ async function checkFailed(
   else v.push('failed without an ImageSalvageFailed event');
   const records = await salvageRecords(env.admin, plan.namespace);
   if (records.length > 0) v.push(`${records.length} SalvageRecord(s) for a failed salvage`);
-  // The pod stays broken; take it away so a later controller restart does not start a second salvage for it.
-  await deletePod(env.admin, plan.namespace, p.pod);
+  // The pod stays broken; take the Deployment away so its pods cannot start a second salvage during later cases.
+  await deleteDeployment(env.admin, plan.namespace, APP);
   return v;
 }
 
@@ -182,7 +197,7 @@ async function giveUp(env: FaultEnv, plan: SalvagePlan, p: Prepared, end: End): 
       .then(() => notes.push('terminated by the suite after it was reported STUCK'))
       .catch((err: unknown) => notes.push(`could not terminate: ${String(err)}`));
   }
-  await deletePod(env.admin, plan.namespace, p.pod);
+  await deleteDeployment(env.admin, plan.namespace, APP);
   return notes;
 }
 
@@ -245,14 +260,14 @@ export async function runCase(
   const limits = ctx.limits ?? {};
   const p = await prepare(env, plan);
   const since = Date.now();
-  await setPodImageFailure(env.admin, {
-    namespace: plan.namespace,
-    name: p.pod,
-    container: 'app',
-    reason: plan.reason,
-  });
   let faultDoneAt: number | undefined;
   const fault = fireFault(env, plan, p, since, limits).finally(() => (faultDoneAt = Date.now()));
+  // kubelet's own failure report is what the controller reacts to; the pod it names is the one tote restarts.
+  const failure: KubeletFailure | undefined = await awaitKubeletFailure(env.admin, plan.namespace, APP, [
+    'ErrImagePull',
+    'ImagePullBackOff',
+  ]).catch(() => undefined);
+  const pod = failure?.pod.metadata?.name ?? '';
   const end = await awaitEnd(env, {
     workflowId: p.workflowId,
     since,
@@ -264,14 +279,17 @@ export async function runCase(
   const fired = await fault;
   const violations: string[] = [];
   const notes: string[] = [];
+  if (!failure) violations.push('kubelet never reported the pull failure');
   if (fired.injectionError)
     violations.push(`the ${plan.fault.component} did not come back: ${fired.injectionError}`);
   let transferSeconds: number | undefined;
   if (end.status === 'COMPLETED' && end.result?.outcome === 'salvaged') {
-    const checked = await checkSalvaged(env, plan, p, end);
+    const checked = await checkSalvaged(env, plan, p, pod, end);
     violations.push(...checked.violations);
     transferSeconds = checked.transferSeconds;
-  } else if (end.status === 'FAILED') violations.push(...(await checkFailed(env, plan, p, notes)));
+    // Proven; fewer pods keep the kubelets light for the cases that follow.
+    await deleteDeployment(env.admin, plan.namespace, APP);
+  } else if (end.status === 'FAILED') violations.push(...(await checkFailed(env, plan, pod, notes)));
   else {
     violations.push(
       `salvage did not end complete or failed: ${end.status}${end.result ? ` outcome ${end.result.outcome}` : ''}${end.stuckIn ? ` (${end.stuckIn})` : ''}`,
@@ -300,7 +318,7 @@ export async function runCase(
     imageBytes: p.img.totalSize,
     imageRef: p.imageRef,
     workflowId: p.workflowId,
-    pod: p.pod,
+    pod,
     ...fired,
     end,
     verdict,
@@ -308,5 +326,6 @@ export async function runCase(
     notes,
     runs,
     transferSeconds,
+    kubeletReason: failure?.reason,
   };
 }

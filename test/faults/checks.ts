@@ -2,7 +2,7 @@
  * What the fault suite inspects after each salvage, always on the real systems: containerd's own records and
  * content store (through `ctr`), the apiserver (SalvageRecords, events, pods) and Temporal's visibility.
  */
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { ctr, listContent, listImages, type ContainerdNode } from '../harness/containerd.js';
 import { hostPlatform } from '../harness/images.js';
@@ -149,11 +149,11 @@ export {
   type RecordView,
 } from '../harness/kube-views.js';
 
-/** Deletes a pod at once (no kubelet confirms deletions here). */
-export async function deletePod(kc: KubeConfig, namespace: string, name: string): Promise<void> {
+/** Deletes a Deployment; the garbage collector and the kubelets take its pods away. */
+export async function deleteDeployment(kc: KubeConfig, namespace: string, name: string): Promise<void> {
   await kc
-    .makeApiClient(CoreV1Api)
-    .deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 })
+    .makeApiClient(AppsV1Api)
+    .deleteNamespacedDeployment({ namespace, name, propagationPolicy: 'Background' })
     .catch((err: { code?: number }) => {
       if (err.code !== 404) throw err;
     });

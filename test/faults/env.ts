@@ -1,5 +1,6 @@
 /**
- * The fault suite's environment: a sandbox of four containerd nodes with a durable Temporal dev server (so a
+ * The fault suite's environment: a real cluster of four nodes (each a kubelet on its own containerd, with
+ * kube-controller-manager and kube-scheduler) with a durable Temporal dev server (so a
  * SIGKILLed server keeps its workflows), the whole tote stack as real processes (mTLS agents with a small chunk
  * size so transfers last long enough to be interrupted, one worker with a backup registry, one controller), and
  * a Temporal client that reconnects after the server comes back.
@@ -32,7 +33,12 @@ export interface FaultEnv {
 
 /** Starts the sandbox and the tote stack; stops everything again if any part fails to start. */
 export async function startFaultEnv(opts: FaultEnvOptions): Promise<FaultEnv> {
-  const sb = await startSandbox({ label: 'faults', nodes: opts.nodes, durableTemporal: true });
+  const sb = await startSandbox({
+    label: 'faults',
+    nodes: opts.nodes,
+    durableTemporal: true,
+    kubelets: true,
+  });
   let connection: Connection | undefined;
   try {
     const registry = sb.registry;

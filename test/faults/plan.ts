@@ -46,8 +46,6 @@ export interface SalvagePlan {
   target: string;
   /** How the pod names the image: by tag (resolved through Node.status.images) or pinned by digest. */
   refKind: 'tag' | 'digest';
-  /** What kubelet reports. */
-  reason: 'ErrImagePull' | 'ImagePullBackOff';
   fault: FaultSpec;
 }
 
@@ -124,7 +122,6 @@ export function generatePlan(opts: PlanOptions): FaultPlan {
       imageSeed: `fault-${opts.seed}-${name}`,
       ...placement(rng, nodes),
       refKind: rng.chance(0.5) ? 'tag' : 'digest',
-      reason: rng.chance(0.5) ? 'ErrImagePull' : 'ImagePullBackOff',
       fault: {
         ...slot,
         delayMs: rng.int(minDelay, maxDelay),

@@ -76,7 +76,7 @@ function details(results: CaseResult[]): string[] {
     out.push(
       `### ${r.plan.name} (${r.plan.namespace}, pod ${r.pod})`,
       '',
-      `- workflow \`${r.workflowId}\`, ${r.runs} run(s)`,
+      `- workflow \`${r.workflowId}\`, ${r.runs} run(s); kubelet reported ${r.kubeletReason ?? 'nothing'}`,
     );
     for (const v of r.violations) out.push(`- VIOLATION: ${v}`);
     for (const n of r.notes) out.push(`- note: ${n}`);
@@ -94,7 +94,7 @@ export function renderReport(meta: ReportMeta, results: CaseResult[]): string {
     '',
     `- Salvages: ${results.length} run of ${meta.salvages} planned (full plan: ${meta.total}); ${meta.nodes} nodes; agent --chunk-size ${meta.chunkSize}`,
     `- Started ${meta.startedAt.toISOString()}, took ${secs(meta.durationMs)} (${(meta.durationMs / 60000).toFixed(1)} min)`,
-    `- Outcomes: ${count('salvaged')} salvaged (complete and verified), ${count('failed')} failed cleanly (ImageSalvageFailed event, no SalvageRecord, nothing half-imported), ${count('violation')} with violations`,
+    `- Outcomes: ${count('salvaged')} salvaged (complete, verified, and the pod Running on its node from the digest), ${count('failed')} failed cleanly (ImageSalvageFailed event, no SalvageRecord, nothing half-imported), ${count('violation')} with violations`,
     `- Run-wide checks: ${meta.globalViolations.length === 0 ? 'ok (one workflow per (digest, node), no half-imported record on any node)' : `${meta.globalViolations.length} violation(s)`}`,
     ...(meta.aborted ? [`- ABORTED: ${meta.aborted}`] : []),
     `- Replay: \`${replay}\``,

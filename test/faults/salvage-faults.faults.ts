@@ -1,7 +1,8 @@
-// The fault suite (issue 8): salvages driven by the controller on real components, each hit by one seeded
-// SIGKILL of the worker, an agent, the controller or the Temporal dev server before, during or after its transfer,
-// followed by a restart. Each salvage must end complete and verified, or failed with ImageSalvageFailed and
-// nothing half-imported; never two SalvageRecords or two workflows for one (digest, node).
+// The fault suite: salvages driven by the controller on a real cluster (kubelets, scheduler, controller-manager),
+// each hit by one seeded SIGKILL of the worker, an agent, the controller or the Temporal dev server before, during
+// or after its transfer, followed by a restart. Each salvage must end complete and verified with the Deployment's
+// pod Running on its node from the salvaged digest, or failed with ImageSalvageFailed and nothing half-imported;
+// never two SalvageRecords or two workflows for one (digest, node).
 // Run: `npm run test:faults` (all 20) or `TOTE_FAULT_SALVAGES=5 npm run test:faults`; `TOTE_FAULT_SEED=<n>` replays.
 import { RUNS_ROOT } from '../harness/run.js';
 import { halfImported, runCase, type CaseResult } from './case.js';
