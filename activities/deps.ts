@@ -148,6 +148,11 @@ export interface AgentPod {
 
 /** An owner reference as the opt-in check needs it. */
 export interface OwnerRef {
+  /**
+   * Group/version, e.g. `apps/v1`, for the opt-in's API group check (common/opt-in.ts). Optional because an
+   * adapter may not pass it on; a reference without it is matched on its kind alone.
+   */
+  apiVersion?: string;
   kind: string;
   name: string;
   controller?: boolean;

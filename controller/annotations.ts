@@ -4,7 +4,7 @@
  * it cannot understand).
  */
 import { ANNOTATION_PREFIX, ANNOTATIONS, SALVAGE_MODES, type SalvageMode } from '../common/names.js';
-import type { Annotations } from './types.js';
+import { annotatedMode, annotationText, booleanOf, INVALID_MODE, isSalvageMode } from '../common/opt-in.js';
 
 /** Where an annotation sits: on a Namespace, or on a workload (Pod or one of its owners). */
 export type AnnotationScope = 'namespace' | 'workload';
@@ -67,8 +67,7 @@ function quote(value: string): string {
 }
 
 function readBoolean(key: string, value: string, problems: AnnotationProblem[]): boolean {
-  if (value === 'true') return true;
-  if (value !== 'false') {
+  if (value !== 'true' && value !== 'false') {
     problems.push({
       key,
       value,
@@ -76,19 +75,20 @@ function readBoolean(key: string, value: string, problems: AnnotationProblem[]):
       message: `annotation ${key} has value ${quote(value)}; only "true" or "false" are accepted, treated as "false"`,
     });
   }
-  return false;
+  return booleanOf(value) === true;
 }
 
+/** The rule is common/opt-in.ts `annotatedMode`, which the worker applies too; this adds the problem report. */
 function readMode(key: string, value: string, problems: AnnotationProblem[]): SalvageMode {
-  const mode = SALVAGE_MODES.find((m) => m === value);
-  if (mode) return mode;
-  problems.push({
-    key,
-    value,
-    kind: 'invalid-mode',
-    message: `annotation ${key} has value ${quote(value)}; accepted: ${SALVAGE_MODES.join(', ')}; treated as "detect-only"`,
-  });
-  return 'detect-only';
+  if (!isSalvageMode(value)) {
+    problems.push({
+      key,
+      value,
+      kind: 'invalid-mode',
+      message: `annotation ${key} has value ${quote(value)}; accepted: ${SALVAGE_MODES.join(', ')}; treated as "${INVALID_MODE}"`,
+    });
+  }
+  return annotatedMode(value);
 }
 
 function checkKey(
@@ -130,18 +130,8 @@ function readKnown(
   else if (key === ANNOTATIONS.pullPolicyRemedy) into.pullPolicyRemedy = readBoolean(key, value, problems);
 }
 
-/**
- * An annotation value as text. The apiserver only sends strings, but a hand-made object may carry anything, and
- * `String()` itself throws for an object whose `toString` is not a function (found by the fuzz test).
- */
-export function annotationText(v: unknown): string {
-  if (typeof v === 'string') return v;
-  try {
-    return String(v);
-  } catch {
-    return Object.prototype.toString.call(v);
-  }
-}
+/** An annotation value as text (kept here for the controller's callers; the rule lives in common/opt-in.ts). */
+export { annotationText };
 
 /**
  * Parses the `tote.dev/*` annotations of one object. Other annotations are ignored. With `scope`, a known key on
@@ -149,7 +139,7 @@ export function annotationText(v: unknown): string {
  * Never throws.
  */
 export function readToteAnnotations(
-  annotations: Annotations | undefined,
+  annotations: Readonly<Record<string, unknown>> | undefined,
   scope?: AnnotationScope,
 ): ToteAnnotations {
   const values: Mutable<ToteAnnotationValues> = {};

@@ -299,6 +299,16 @@ describe('decideOptIn mode', () => {
     expect(decideOptIn(input({ defaultMode: 'approve' }))).toMatchObject({ allowed: true, mode: 'approve' });
   });
 
+  it.each(['auto', 'approve'] as const)(
+    'given an invalid namespace mode and the default mode %s should read detect-only, never the default',
+    (defaultMode) => {
+      const d = decideOptIn(
+        input({ namespace: ns({ 'tote.dev/allow': 'true', 'tote.dev/mode': 'autoo' }), defaultMode }),
+      );
+      expect(d).toMatchObject({ allowed: true, mode: 'detect-only' });
+    },
+  );
+
   it('given an invalid namespace mode should fall back to detect-only and report the key', () => {
     const d = decideOptIn(input({ namespace: ns({ 'tote.dev/allow': 'true', 'tote.dev/mode': 'yolo' }) }));
     expect(d).toMatchObject({ allowed: true, mode: 'detect-only' });
