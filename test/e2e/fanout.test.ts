@@ -1,6 +1,8 @@
 /**
- * Fan-out end to end (issue 8, docs/architecture.md "many pods, one image"): six real containerd nodes, the image cached on
- * node-1 only, ten failing pods on nodes 2–6. The controller starts one salvage per (digest, node). With one
+ * Fan-out end to end (docs/architecture.md "many pods, one image"): a real cluster of six nodes (a kubelet on each
+ * containerd), the image cached on node-1 only, a two-replica Deployment pinned to each of nodes 2–6, so ten pods
+ * whose pulls kubelet fails. The controller starts one salvage per (digest, node), and every pod ends Running from
+ * the digest. With one
  * upload per source at a time in the worker (`--max-uploads-per-source=1`), node-1 cannot serve everyone at once,
  * so nodes that completed serve the others: at least one transfer comes from a node other than node-1. With no
  * worker cap but agents that stream one session at a time, sources refuse extra sessions (RESOURCE_EXHAUSTED) and
@@ -9,18 +11,13 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { listImages } from '../harness/containerd.js';
-import {
-  awaitSalvages,
-  createPods,
-  failPulls,
-  salvageRecordsOf,
-  scrapeSum,
-  wireBytes,
-} from '../harness/fanout.js';
+import { AUTO_SALVAGE, awaitSalvages, salvageRecordsOf, scrapeSum, wireBytes } from '../harness/fanout.js';
 import { buildImage, importToNode } from '../harness/images.js';
 import { createNamespace } from '../harness/pods.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
 import { startToteStack, type StackOptions, type ToteStack } from '../harness/stack.js';
+import { applyDeployment, isRunningReady, podsOf } from '../harness/workloads.js';
+import { waitFor } from '../harness/ports.js';
 
 const NS = 'fleet';
 const TARGETS = ['node-2', 'node-3', 'node-4', 'node-5', 'node-6'];
@@ -37,7 +34,7 @@ interface Env {
 function sandboxFor(label: string, opts: StackOptions): () => Env {
   let env: Env | undefined;
   beforeAll(async () => {
-    const sb = await startSandbox({ label, nodes: 6, registry: false });
+    const sb = await startSandbox({ label, nodes: 6, registry: false, kubelets: true });
     try {
       const kc = sb.kube.kubeConfig();
       const stack = await startToteStack(sb, opts);
@@ -67,15 +64,28 @@ function sandboxFor(label: string, opts: StackOptions): () => Env {
   };
 }
 
-/** Fails pulls of one image (only on node-1) on ten pods over nodes 2–6 and checks what a fan-out must give. */
+const REPLICAS = 2;
+
+/**
+ * Ten pods over nodes 2–6 (a Deployment per node) whose kubelets fail to pull one image that only node-1 holds;
+ * checks what a fan-out must give, and that every pod then runs from the digest.
+ */
 async function salvageFleet({ sb, kc, stack, client }: Env): Promise<string[]> {
-  const img = await buildImage(sb.run, { layers: 4, layerSize: 2 << 20 });
+  const img = await buildImage(sb.run, { layers: 4, layerSize: 2 << 20, app: {} });
   const ref = `registry.invalid/fleet/api@${img.digest}`;
   await importToNode(sb.node('node-1'), img, 'registry.invalid/fleet/api:1');
   await sb.syncNodeImages('node-1');
-  const pods = await createPods(kc, { namespace: NS, prefix: 'api', image: ref, nodes: TARGETS, count: 10 });
-
-  await failPulls(kc, NS, pods);
+  const started = Date.now();
+  for (const node of TARGETS) {
+    await applyDeployment(kc, {
+      namespace: NS,
+      name: `api-${node}`,
+      node,
+      image: ref,
+      replicas: REPLICAS,
+      podAnnotations: AUTO_SALVAGE,
+    });
+  }
   const outcomes = await awaitSalvages(client, img.digest, TARGETS);
 
   expect(outcomes.map((o) => o.result.outcome)).toEqual(TARGETS.map(() => 'salvaged'));
@@ -95,6 +105,24 @@ async function salvageFleet({ sb, kc, stack, client }: Env): Promise<string[]> {
   expect(await sum('tote_agent_bytes_received_total')).toBe(TARGETS.length * wireBytes(img));
   expect(await sum('tote_agent_bytes_sent_total')).toBe(TARGETS.length * wireBytes(img));
   console.log(`fan-out sources: ${records.map((r) => `${r.sourceNode}→${r.targetNode}`).join(', ')}`);
+  // Every replica runs from the digest on its node (the one each salvage restarts at once, the other when
+  // kubelet retries its pull or the controller restarts it).
+  for (const node of TARGETS) {
+    await waitFor(
+      `${REPLICAS} Running pods of ${NS}/api-${node} from the digest`,
+      async () =>
+        (await podsOf(kc, NS, `api-${node}`)).filter(
+          (p) =>
+            isRunningReady(p) &&
+            p.spec?.nodeName === node &&
+            (p.status?.containerStatuses ?? []).every((c) => c.imageID?.endsWith(img.digest)),
+        ).length === REPLICAS,
+      { timeoutMs: 360_000, intervalMs: 500 },
+    );
+  }
+  console.log(
+    `fan-out: ${TARGETS.length * REPLICAS} pods Running ${((Date.now() - started) / 1000).toFixed(1)} s after the Deployments were applied`,
+  );
   return sources;
 }
 

@@ -62,6 +62,8 @@ export interface WorkloadSpec extends PodTemplate {
   name: string;
   /** Annotations of the workload object itself (an owner-chain opt-in). */
   annotations?: Record<string, string>;
+  /** Replicas of a Deployment or StatefulSet. @default 1 */
+  replicas?: number;
 }
 
 /** The workload object's metadata and its pod template (labels `app=<name>`, the pod annotations). */
@@ -77,23 +79,23 @@ function parts(w: WorkloadSpec, restartPolicy?: PodTemplate['restartPolicy']) {
   };
 }
 
-/** Creates a one-replica Deployment; the deployment and replicaset controllers make its pod. */
+/** Creates a Deployment (one replica unless told); the deployment and replicaset controllers make its pods. */
 export async function applyDeployment(kc: KubeConfig, w: WorkloadSpec): Promise<void> {
   const { labels, metadata, template } = parts(w);
   await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
     namespace: w.namespace,
-    body: { metadata, spec: { replicas: 1, selector: { matchLabels: labels }, template } },
+    body: { metadata, spec: { replicas: w.replicas ?? 1, selector: { matchLabels: labels }, template } },
   });
 }
 
-/** Creates a one-replica StatefulSet (no volumes, no Service: the controller does not require one). */
+/** Creates a StatefulSet, one replica unless told (no volumes, no Service: the controller needs none). */
 export async function applyStatefulSet(kc: KubeConfig, w: WorkloadSpec): Promise<void> {
   const { labels, metadata, template } = parts(w);
   await kc.makeApiClient(AppsV1Api).createNamespacedStatefulSet({
     namespace: w.namespace,
     body: {
       metadata,
-      spec: { replicas: 1, serviceName: w.name, selector: { matchLabels: labels }, template },
+      spec: { replicas: w.replicas ?? 1, serviceName: w.name, selector: { matchLabels: labels }, template },
     },
   });
 }
