@@ -1,21 +1,22 @@
-// Last-copy protection end to end, on real components (Temporal dev server, etcd + kube-apiserver, containerd
-// nodes, mTLS agents, two docker-registry instances, a `tote worker` from the compiled CLI running as the chart's
-// ServiceAccount): `tote scan` runs as its own process and finds an image that its registry lost and that lives on
-// one node, warns on the pod using it, and backs it up; an image still in its registry is reported present and
-// left alone. The worker's opt-in Schedule (`--scan-interval`) runs the same workflow.
+// Last-copy protection end to end, on real components (Temporal dev server, a real cluster: etcd + kube-apiserver,
+// controller-manager, scheduler and a kubelet per containerd node; mTLS agents, two docker-registry instances, a
+// `tote worker` from the compiled CLI running as the chart's ServiceAccount): `tote scan` runs as its own process
+// and finds an image that its registry lost and that lives on one node, warns on the pod running from it (kubelet
+// runs it, and reports its imageID), and backs it up; an image still in its registry is reported present and left
+// alone. The worker's opt-in Schedule (`--scan-interval`) runs the same workflow.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import type { ScanReport, ScanRow } from '../../common/last-copy.js';
 import { buildImage, importToNode, pushToRegistry, type BuiltImage } from '../harness/images.js';
-import { MERGE_PATCH } from '../harness/kube-nodes.js';
-import { createNamespace, createPod } from '../harness/pods.js';
+import { isToteEvent, podEvents, type EventView } from '../harness/kube-views.js';
+import { createNamespace } from '../harness/pods.js';
 import { waitFor } from '../harness/ports.js';
 import { MANIFEST_ACCEPT, registryGet, startRegistry, type Registry } from '../harness/registry.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
 import { startToteStack } from '../harness/stack.js';
 import { TOTE_BIN } from '../harness/tote.js';
 import { cleanToteEnv } from '../harness/worker.js';
+import { applyPod, awaitRunning } from '../harness/workloads.js';
 
 const TIMEOUT = 600_000;
 const NS = 'scan-e2e';
@@ -26,40 +27,27 @@ let gone: BuiltImage;
 let kept: BuiltImage;
 const children = new Set<ChildProcess>();
 
-/** Patches the pod's status as kubelet reports a running container: phase Running, `imageID` the repo digest. */
-async function markRunning(kc: KubeConfig, name: string, imageID: string): Promise<void> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const pod = await core.readNamespacedPod({ namespace: NS, name });
-  const c = pod.spec?.containers[0];
-  const now = new Date();
-  const running = {
-    name: c?.name ?? 'app',
-    image: c?.image ?? '',
-    imageID,
-    ready: true,
-    started: true,
-    restartCount: 0,
-    state: { running: { startedAt: now } },
-  };
-  const status = { phase: 'Running', startTime: now, containerStatuses: [running] };
-  await core.patchNamespacedPodStatus({ namespace: NS, name, body: { status } }, MERGE_PATCH);
-}
-
 /** An image on one node only, in the source registry under `repo:1.0`, used by a running pod on that node. */
 async function seed(node: string, repo: string, pod: string): Promise<BuiltImage> {
-  const image = await buildImage(sb.run, { layers: 2, layerSize: 256 << 10, name: repo.replace('/', '-') });
+  const image = await buildImage(sb.run, {
+    layers: 2,
+    layerSize: 256 << 10,
+    name: repo.replace('/', '-'),
+    app: {},
+  });
   const ref = `${source.host}/${repo}:1.0`;
   await importToNode(sb.node(node), image, ref);
   await pushToRegistry(image, source, `${repo}:1.0`);
   await sb.syncNodeImages(node);
   const kc = sb.kube.kubeConfig();
-  await createPod(kc, { namespace: NS, name: pod, nodeName: node, image: ref });
-  await markRunning(kc, pod, `${source.host}/${repo}@${image.digest}`);
+  await applyPod(kc, { namespace: NS, name: pod, node, image: ref });
+  const running = await awaitRunning(kc, NS, pod, { node, digest: image.digest });
+  expect(running.pod.status?.containerStatuses?.[0]?.imageID).toBe(`${source.host}/${repo}@${image.digest}`);
   return image;
 }
 
 beforeAll(async () => {
-  sb = await startSandbox({ label: 'e2e-scan', nodes: 2 });
+  sb = await startSandbox({ label: 'e2e-scan', nodes: 2, kubelets: true });
   try {
     if (!sb.registry) throw new Error('the sandbox has no registry');
     source = sb.registry;
@@ -123,11 +111,9 @@ function rowOf(report: ScanReport, repo: string): ScanRow | undefined {
   return report.rows.find((r) => r.image === `${source.host}/${repo}:1.0`);
 }
 
-async function eventsOn(pod: string): Promise<{ reason: string; type: string; note: string }[]> {
-  const list = await sb.kube.kubeConfig().makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: NS });
-  return list.items
-    .filter((e) => e.regarding?.name === pod)
-    .map((e) => ({ reason: e.reason ?? '', type: e.type ?? '', note: e.note ?? '' }));
+/** tote's events on `pod` (kubelet's own are left out). */
+async function eventsOn(pod: string): Promise<EventView[]> {
+  return (await podEvents(sb.kube.kubeConfig(), NS, pod)).filter(isToteEvent);
 }
 
 /** The digest the backup registry serves for `repo:tag`, or its HTTP status when it serves none. */
