@@ -1,9 +1,10 @@
 /**
- * A webhook receiver that misbehaves never fails a salvage (issue 8 item 4). The whole stack runs for real
- * (Temporal, apiserver, containerd nodes, mTLS agents, `tote worker` with --webhook-url and --webhook-timeout=1s)
- * against a raw TCP receiver that, per event, never answers, answers 500, or closes the connection. Each salvage
- * still completes with the image on the target; each failed delivery is recorded as a clear activity failure
- * in the workflow's history; and once the receiver is healthy again the same worker delivers every event.
+ * A webhook receiver that misbehaves never fails a salvage. The whole stack runs for real (Temporal, a real
+ * cluster with a kubelet per containerd node, mTLS agents, `tote worker` with --webhook-url and
+ * --webhook-timeout=1s) against a raw TCP receiver that, per event, never answers, answers 500, or closes the
+ * connection. Each salvage still completes with the image on the target and the Deployment's pod Running from it;
+ * each failed delivery is recorded as a clear activity failure in the workflow's history; and once the receiver
+ * is healthy again the same worker delivers every event.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -13,9 +14,10 @@ import { salvageStartOptions } from '../../workflows/start-options.js';
 import type { SalvageResult } from '../../workflows/index.js';
 import { listImages } from '../harness/containerd.js';
 import { buildImage, importToNode } from '../harness/images.js';
-import { createNamespace, createPod } from '../harness/pods.js';
+import { createNamespace } from '../harness/pods.js';
 import { startSandbox, type Sandbox } from '../harness/sandbox.js';
 import { startToteStack } from '../harness/stack.js';
+import { applyDeployment, awaitKubeletFailure, awaitRunning } from '../harness/workloads.js';
 
 type Behaviour = 'hang' | '500' | 'close' | 'ok';
 
@@ -76,7 +78,7 @@ let client: Client;
 const receiver = new Receiver();
 
 beforeAll(async () => {
-  sb = await startSandbox({ label: 'bad-input-webhook', nodes: 2, registry: false });
+  sb = await startSandbox({ label: 'bad-input-webhook', nodes: 2, registry: false, kubelets: true });
   try {
     kc = sb.kube.kubeConfig();
     await receiver.start();
@@ -100,28 +102,34 @@ afterAll(async () => {
   await sb?.stop();
 }, 120_000);
 
-/** Puts an image on node-1 only, makes an opted-in pod on node-2 need it, and runs the salvage to its end. */
+/**
+ * Puts an image on node-1 only, makes an opted-in Deployment's pod on node-2 need it (kubelet fails its pull), runs
+ * the salvage to its end and waits for the Deployment's new pod to run from the image.
+ */
 async function salvage(name: string): Promise<{ result: SalvageResult; workflowId: string; digest: string }> {
-  const img = await buildImage(sb.run, { layers: 2, layerSize: 128 << 10 });
+  const img = await buildImage(sb.run, { layers: 2, layerSize: 128 << 10, app: {} });
   const ref = `registry.invalid/shop/${name}:v1`;
   await importToNode(sb.node('node-1'), img, ref);
-  const pod = await createPod(kc, {
+  const image = `${ref}@${img.digest}`;
+  await applyDeployment(kc, {
     namespace: 'shop',
     name,
-    nodeName: 'node-2',
-    image: `${ref}@${img.digest}`,
-    annotations: { 'tote.dev/auto-salvage': 'true' },
+    node: 'node-2',
+    image,
+    podAnnotations: { 'tote.dev/auto-salvage': 'true' },
   });
+  const failure = await awaitKubeletFailure(kc, 'shop', name, ['ErrImagePull', 'ImagePullBackOff']);
   const input = {
     digest: img.digest,
-    imageRef: `${ref}@${img.digest}`,
+    imageRef: image,
     node: 'node-2',
-    pod: { namespace: 'shop', name, uid: pod.metadata?.uid },
-    container: 'app',
-    reason: 'ErrImagePull',
+    pod: { namespace: 'shop', name: failure.pod.metadata?.name ?? '', uid: failure.pod.metadata?.uid },
+    container: failure.container,
+    reason: failure.reason,
   };
   const handle = await client.workflow.start('salvageImage', salvageStartOptions(input));
   const result = (await handle.result()) as SalvageResult;
+  await awaitRunning(kc, 'shop', name, { node: 'node-2', digest: img.digest });
   return { result, workflowId: handle.workflowId, digest: img.digest };
 }
 
