@@ -149,8 +149,8 @@ export interface AgentPod {
 /** An owner reference as the opt-in check needs it. */
 export interface OwnerRef {
   /**
-   * Group/version, e.g. `apps/v1`, for the opt-in's API group check (common/opt-in.ts). Optional because an
-   * adapter may not pass it on; a reference without it is matched on its kind alone.
+   * Group/version, e.g. `apps/v1`, for the opt-in's API group check (common/opt-in.ts). The Kubernetes adapter
+   * always passes it; a reference without it (a hand-made one in a unit test) is matched on its kind alone.
    */
   apiVersion?: string;
   kind: string;

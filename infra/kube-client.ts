@@ -34,7 +34,7 @@ export interface KubeClientOptions {
 
 type Signal = { signal?: AbortSignal };
 type Meta = { uid?: string; annotations: Record<string, string>; ownerReferences: OwnerRef[] };
-type OwnerRef = { kind: string; name: string; controller?: boolean };
+type OwnerRef = { apiVersion?: string; kind: string; name: string; controller?: boolean };
 type PodRef = { namespace: string; name: string; uid?: string };
 
 /**
@@ -77,6 +77,8 @@ function meta(m: V1ObjectMeta | undefined): Meta {
     uid: m?.uid,
     annotations: m?.annotations ?? {},
     ownerReferences: (m?.ownerReferences ?? []).map((o) => ({
+      // The opt-in rule checks the owner's API group (a Deployment of another group is not apps/v1's).
+      apiVersion: o.apiVersion,
       kind: o.kind,
       name: o.name,
       controller: o.controller,
