@@ -31,24 +31,54 @@ export function quietRuntime(): void {
   }
 }
 
+/**
+ * How early the dev server may fire a timer (a workflow timer or an activity retry's back-off) when the workflow
+ * unit tests ask for prompt timers. The server's default (`history.timerProcessorMaxTimeShift`, 1 s) floors every
+ * timer at about a second, whatever its length; the fast-retries interceptor's back-offs are shorter than that.
+ */
+const PROMPT_TIMER_SHIFT = '10ms';
+
+/** Options of {@link startTestEnv}. */
+export interface TestEnvOptions {
+  /** Fire timers and retry back-offs on time, even the ones shorter than a second (see PROMPT_TIMER_SHIFT). */
+  promptTimers?: boolean;
+}
+
 /** Starts a dev server (`temporal server start-dev`) with tote's search attributes. */
-export async function startTestEnv(): Promise<TestWorkflowEnvironment> {
+export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: toolPath('temporal') },
       searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
+      ...(opts.promptTimers
+        ? {
+            extraArgs: [
+              '--dynamic-config-value',
+              `history.timerProcessorMaxTimeShift=${JSON.stringify(PROMPT_TIMER_SHIFT)}`,
+            ],
+          }
+        : {}),
     },
   });
 }
 
-/** Bundles the workflows once per test file (about a second); pass as `workflowBundle`. */
-export async function bundleWorkflows(): Promise<WorkflowBundle> {
+/**
+ * Bundles the workflows once per test file (about a second); pass as `workflowBundle`. `interceptorModules`
+ * (paths) are bundled as workflow interceptors: the replay test bundles none, so it replays the production code.
+ */
+export async function bundleWorkflows(interceptorModules: string[] = []): Promise<WorkflowBundle> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: interceptorModules,
     logger: new DefaultLogger('WARN'),
   });
   return { code };
+}
+
+/** Whether this run records histories (TOTE_RECORD_HISTORIES=1): see `maybeRecordHistory`. */
+export function recordingHistories(): boolean {
+  return process.env.TOTE_RECORD_HISTORIES === '1';
 }
 
 /** The workflow execution a history is recorded from. */
@@ -65,7 +95,7 @@ export interface RecordedExecution {
  * in the same JSON the Web UI downloads.
  */
 export async function maybeRecordHistory(name: string, exec: RecordedExecution): Promise<void> {
-  if (process.env.TOTE_RECORD_HISTORIES !== '1') return;
+  if (!recordingHistories()) return;
   const args = [
     'workflow',
     'show',

@@ -1,14 +1,21 @@
 /**
  * One Temporal setup for a workflow test file: a dev server and a workflow bundle started once per file, and a
  * worker with stub activities on a fresh task queue per test (so tests never pick up each other's tasks).
+ * The bundle carries the fast-retries interceptor (activity retry intervals ÷100, everything else as in
+ * production) and the server fires timers on time (`promptTimers`), except when recording histories: recorded
+ * histories keep the production retry policies.
  */
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from '@jest/globals';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { ToteActivities } from '../../activities/index.js';
-import { bundleWorkflows, startTestEnv } from './env.js';
+import { bundleWorkflows, recordingHistories, startTestEnv } from './env.js';
 import { stubActivities, type CallLog } from './stubs.js';
+
+/** The interceptor module that shortens activity retry intervals in the workflow unit tests. */
+const FAST_RETRIES = fileURLToPath(new URL('./fast-retries.ts', import.meta.url));
 
 /** The stubs a worker runs with, handed to the test body (for scenarios that look at them mid-run). */
 export interface WorkerStubs {
@@ -40,7 +47,11 @@ export function workflowTestKit(): WorkflowTestKit {
   let bundle: WorkflowBundle | undefined;
 
   beforeAll(async () => {
-    [env, bundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
+    const fast = !recordingHistories();
+    [env, bundle] = await Promise.all([
+      startTestEnv({ promptTimers: fast }),
+      bundleWorkflows(fast ? [FAST_RETRIES] : []),
+    ]);
   }, 120_000);
 
   afterAll(async () => {
