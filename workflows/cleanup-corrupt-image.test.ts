@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ToteActivities } from '../activities/index.js';
-import { maybeRecordHistory } from '../test/replay/env.js';
+import { captureSdkLogs, maybeRecordHistory } from '../test/replay/env.js';
 import { DIGEST, type CallLog } from '../test/replay/stubs.js';
 import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import { cleanupCorruptImage, reapSalvageRecords, type CleanupResult } from './index.js';
@@ -43,11 +43,15 @@ describe('cleanupCorruptImage', () => {
   });
 
   test('given opt-in withdrawn, should touch nothing', async () => {
-    const { result, log } = await cleanup('cleanup-opt-in-withdrawn', {
-      checkOptIn: async () => {
-        throw ApplicationFailure.nonRetryable('gone', 'OptInWithdrawn');
-      },
-    });
+    const {
+      out: { result, log },
+    } = await captureSdkLogs(() =>
+      cleanup('cleanup-opt-in-withdrawn', {
+        checkOptIn: async () => {
+          throw ApplicationFailure.nonRetryable('gone', 'OptInWithdrawn');
+        },
+      }),
+    );
     expect(result.outcome).toBe('opt-in-withdrawn');
     expect(log.names()).toEqual(['checkOptIn']);
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ToteActivities } from '../activities/index.js';
-import { maybeRecordHistory } from '../test/replay/env.js';
+import { captureSdkLogs, maybeRecordHistory } from '../test/replay/env.js';
 import { DIGEST, type CallLog } from '../test/replay/stubs.js';
 import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import type { resolveImage, ResolveImageResult } from './index.js';
@@ -54,11 +54,15 @@ test('given no agent knows it and no --registry-resolve, nothing else is asked',
 });
 
 test('given a registry that keeps failing, the result says so after a few attempts instead of failing', async () => {
-  const { result, log } = await run('registry-down', true, {
-    resolveTag: async () => {
-      throw ApplicationFailure.nonRetryable('connection refused', 'RegistryUnavailable');
-    },
-  });
+  const {
+    out: { result, log },
+  } = await captureSdkLogs(() =>
+    run('registry-down', true, {
+      resolveTag: async () => {
+        throw ApplicationFailure.nonRetryable('connection refused', 'RegistryUnavailable');
+      },
+    }),
+  );
   expect(result).toMatchObject({ digest: null, tried: ['agents', 'registry'] });
   expect((result as { error?: string }).error).toContain('connection refused');
   expect(log.names()).toEqual(['resolveTagOnAgents', 'resolveTag']);

@@ -4,7 +4,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { ToteActivities } from '../activities/index.js';
 import type { TransferInput } from '../activities/transfer.js';
 import type { SourceInventory, TransferResult } from '../activities/types.js';
-import { maybeRecordHistory } from '../test/replay/env.js';
+import { captureSdkLogs, maybeRecordHistory } from '../test/replay/env.js';
 import { DIGEST, inventory, type CallLog } from '../test/replay/stubs.js';
 import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import { salvageImage } from './index.js';
@@ -80,24 +80,26 @@ describe('salvageImage fan-out', () => {
 
   test('given the holder the activity chose fails, should locate again and leave that holder out', async () => {
     let locates = 0;
-    const s = await run('fanout-relocate', {
-      // The second look finds node-c, which completed its own salvage in the meantime.
-      locateSources: async () =>
-        inventory(++locates === 1 ? ['node-a', 'node-b'] : ['node-a', 'node-b', 'node-c']),
-      transferImage: async (i) => {
-        if (i.candidates?.some((c) => c.node === 'node-b')) {
-          // Non-retryable as transferImage makes a failure other than an absent agent once the policy's
-          // attempts are used (activities/failures.ts limitRetries).
-          throw ApplicationFailure.create({
-            message: 'connection reset',
-            type: 'TransientError',
-            nonRetryable: true,
-            details: [{ source: 'node-b' }],
-          });
-        }
-        return transferred(i.source.node);
-      },
-    });
+    const { out: s } = await captureSdkLogs(() =>
+      run('fanout-relocate', {
+        // The second look finds node-c, which completed its own salvage in the meantime.
+        locateSources: async () =>
+          inventory(++locates === 1 ? ['node-a', 'node-b'] : ['node-a', 'node-b', 'node-c']),
+        transferImage: async (i) => {
+          if (i.candidates?.some((c) => c.node === 'node-b')) {
+            // Non-retryable as transferImage makes a failure other than an absent agent once the policy's
+            // attempts are used (activities/failures.ts limitRetries).
+            throw ApplicationFailure.create({
+              message: 'connection reset',
+              type: 'TransientError',
+              nonRetryable: true,
+              details: [{ source: 'node-b' }],
+            });
+          }
+          return transferred(i.source.node);
+        },
+      }),
+    );
     expect(locates).toBe(2);
     const rounds = inputs(s.log, 'transferImage') as TransferInput[];
     expect(rounds.map((r) => r.candidates?.map((c) => c.node))).toEqual([
@@ -111,7 +113,9 @@ describe('salvageImage fan-out', () => {
   test('given holders that never serve peers, should fail NoSourceNode without transferring', async () => {
     const closed = inventory(['node-a']);
     closed.sources = closed.sources.map((c) => ({ ...c, maxExports: 0 }));
-    const s = await run('fanout-no-server', { locateSources: async () => closed });
+    const { out: s } = await captureSdkLogs(() =>
+      run('fanout-no-server', { locateSources: async () => closed }),
+    );
     expect(s.error).toBeInstanceOf(WorkflowFailedError);
     const cause = (s.error as WorkflowFailedError).cause as ApplicationFailure;
     expect(cause.type).toBe('NoSourceNode');

@@ -6,9 +6,10 @@ import {
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
 import type { ToteActivities } from '../activities/index.js';
-import { maybeRecordHistory } from '../test/replay/env.js';
+import { captureSdkLogs, maybeRecordHistory, type SdkLogEntry } from '../test/replay/env.js';
 import { DIGEST, inventory, policy, type CallLog } from '../test/replay/stubs.js';
 import { workflowTestKit } from '../test/replay/workflow-kit.js';
+import { TRANSFER_UNAVAILABLE_ATTEMPTS } from './activity-options.js';
 import { approveSignal, progressQuery, rejectSignal, salvageImage } from './index.js';
 import { SA } from './search-attributes.js';
 import { salvageStartOptions } from './start-options.js';
@@ -76,6 +77,13 @@ async function untilPhase(handle: WorkflowHandle<typeof salvageImage>, phase: st
   }
 }
 
+/** The messages of the WARN lines the workflow itself logged (`log.warn` in workflow code). */
+function workflowWarnings(logs: SdkLogEntry[]): string[] {
+  return logs
+    .filter((l) => l.level === 'WARN' && l.meta?.sdkComponent === 'workflow')
+    .map((l) => `${l.message} ${String(l.meta?.source)}`);
+}
+
 /** The root cause of a failed workflow. */
 function rootCause(err: unknown): ApplicationFailure {
   expect(err).toBeInstanceOf(WorkflowFailedError);
@@ -130,7 +138,9 @@ describe('salvageImage', () => {
   });
 
   test('given no node with a complete copy, should fail NoSourceNode after a Warning', async () => {
-    const s = await run('no-source', { locateSources: async () => inventory([]) });
+    const { out: s } = await captureSdkLogs(() =>
+      run('no-source', { locateSources: async () => inventory([]) }),
+    );
     expect(rootCause(s.error).type).toBe('NoSourceNode');
     expect(rootCause(s.error).nonRetryable).toBe(true);
     expect(s.log.events()).toEqual(['ImageResolvedUncached', 'ImageSalvageFailed']);
@@ -140,53 +150,73 @@ describe('salvageImage', () => {
   });
 
   test('given an image over the size limit, should fail ImageTooLarge without transferring', async () => {
-    const s = await run('too-large', { loadPolicy: async () => policy({ maxImageSizeBytes: 999 }) });
+    const { out: s } = await captureSdkLogs(() =>
+      run('too-large', { loadPolicy: async () => policy({ maxImageSizeBytes: 999 }) }),
+    );
     expect(rootCause(s.error).type).toBe('ImageTooLarge');
     expect(s.log.names()).not.toContain('transferImage');
   });
 
   test('given the first source fails, should salvage from the second', async () => {
-    const s = await run('fallback', {
-      transferImage: async (i) => {
-        if (i.source.node === 'node-a')
-          throw ApplicationFailure.retryable('connection reset', 'TransientError');
-        return {
-          source: i.source.node,
-          bytesDone: 9,
-          bytesTotal: 9,
-          blobsCommitted: 1,
-          blobsTotal: 1,
-          blobsSkipped: 0,
-          attempt: 1,
-          durationMs: 1,
-        };
-      },
-    });
+    const { out: s, logs } = await captureSdkLogs(() =>
+      run('fallback', {
+        transferImage: async (i) => {
+          if (i.source.node === 'node-a')
+            throw ApplicationFailure.retryable('connection reset', 'TransientError');
+          return {
+            source: i.source.node,
+            bytesDone: 9,
+            bytesTotal: 9,
+            blobsCommitted: 1,
+            blobsTotal: 1,
+            blobsSkipped: 0,
+            attempt: 1,
+            durationMs: 1,
+          };
+        },
+      }),
+    );
     expect(s.result?.outcome).toBe('salvaged');
     expect(s.result?.source).toBe('node-b');
     expect(s.result?.progress.sourcesTried).toEqual(['node-a', 'node-b']);
     expect(s.result?.progress.attempts).toBe(2);
+    // node-a is retried as often as production retries it before the fallback (only sooner in these tests).
+    expect(s.log.names().filter((n) => n === 'transferImage')).toHaveLength(
+      TRANSFER_UNAVAILABLE_ATTEMPTS + 1,
+    );
+    expect(workflowWarnings(logs)).toEqual(['source failed, trying the next one node-a']);
   });
 
   test('given every source fails, should fail AllSourcesFailed naming each source', async () => {
-    const s = await run('all-fail', {
-      transferImage: async (i) => {
-        throw ApplicationFailure.retryable(`${i.source.node} unreachable`, 'TransientError');
-      },
-    });
+    const { out: s, logs } = await captureSdkLogs(() =>
+      run('all-fail', {
+        transferImage: async (i) => {
+          throw ApplicationFailure.retryable(`${i.source.node} unreachable`, 'TransientError');
+        },
+      }),
+    );
     const cause = rootCause(s.error);
     expect(cause.type).toBe('AllSourcesFailed');
     expect(cause.message).toContain('node-a');
     expect(cause.message).toContain('node-b');
+    expect(s.log.names().filter((n) => n === 'transferImage')).toHaveLength(
+      2 * TRANSFER_UNAVAILABLE_ATTEMPTS,
+    );
+    expect(workflowWarnings(logs)).toEqual([
+      'source failed, trying the next one node-a',
+      'source failed, trying the next one node-b',
+    ]);
   });
 
   test('given the backup push fails, should still succeed and report push_failed', async () => {
-    const s = await run('push-fails', {
-      loadPolicy: async () => policy({ backup: true }),
-      pushBackup: async () => {
-        throw ApplicationFailure.nonRetryable('registry refused', 'KubeHttp403');
-      },
-    });
+    const { out: s } = await captureSdkLogs(() =>
+      run('push-fails', {
+        loadPolicy: async () => policy({ backup: true }),
+        pushBackup: async () => {
+          throw ApplicationFailure.nonRetryable('registry refused', 'KubeHttp403');
+        },
+      }),
+    );
     expect(s.result?.outcome).toBe('salvaged');
     expect(s.result?.pushedTo).toBeUndefined();
     expect(s.log.events()).toEqual(['ImageSalvageable', 'ImageSalvaged', 'ImagePushFailed']);
@@ -240,11 +270,13 @@ describe('salvageImage', () => {
   });
 
   test('given opt-in withdrawn, should stop before any transfer', async () => {
-    const s = await run('opt-in-withdrawn', {
-      checkOptIn: async () => {
-        throw ApplicationFailure.nonRetryable('namespace no longer allows tote', 'OptInWithdrawn');
-      },
-    });
+    const { out: s } = await captureSdkLogs(() =>
+      run('opt-in-withdrawn', {
+        checkOptIn: async () => {
+          throw ApplicationFailure.nonRetryable('namespace no longer allows tote', 'OptInWithdrawn');
+        },
+      }),
+    );
     expect(s.result?.outcome).toBe('opt-in-withdrawn');
     expect(s.log.names()).not.toContain('transferImage');
     expect(await phaseOf(s.handle)).toBe('OptInWithdrawn');
@@ -308,11 +340,13 @@ describe('salvageImage', () => {
   });
 
   test('given a bookkeeping activity fails for good, should report and fail with the cause chain', async () => {
-    const s = await run('record-fails', {
-      writeSalvageRecord: async () => {
-        throw ApplicationFailure.nonRetryable('forbidden', 'KubeHttp403');
-      },
-    });
+    const { out: s } = await captureSdkLogs(() =>
+      run('record-fails', {
+        writeSalvageRecord: async () => {
+          throw ApplicationFailure.nonRetryable('forbidden', 'KubeHttp403');
+        },
+      }),
+    );
     const err = s.error as WorkflowFailedError;
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect((err.cause?.cause as ApplicationFailure).type).toBe('KubeHttp403');

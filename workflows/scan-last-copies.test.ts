@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ToteActivities } from '../activities/index.js';
 import type { ImageInUse, ScanInput, ScanReport } from '../common/last-copy.js';
-import { maybeRecordHistory } from '../test/replay/env.js';
+import { captureSdkLogs, maybeRecordHistory } from '../test/replay/env.js';
 import type { CallLog } from '../test/replay/stubs.js';
 import { workflowTestKit } from '../test/replay/workflow-kit.js';
 import { scanLastCopies } from './index.js';
@@ -110,18 +110,22 @@ test('given a namespace that does not allow tote, should warn but not push, and 
 });
 
 test('given every holder fails to push, should try each, report push-failed and emit ImagePushFailed', async () => {
-  const { report, log } = await run(
-    'push-failed',
-    { backup: true, minCopies: 2 },
-    cluster({
-      pushBackup: async (i) => {
-        throw ApplicationFailure.create({
-          type: 'AgentGrpc14',
-          message: `${i.node} down`,
-          nonRetryable: true,
-        });
-      },
-    }),
+  const {
+    out: { report, log },
+  } = await captureSdkLogs(() =>
+    run(
+      'push-failed',
+      { backup: true, minCopies: 2 },
+      cluster({
+        pushBackup: async (i) => {
+          throw ApplicationFailure.create({
+            type: 'AgentGrpc14',
+            message: `${i.node} down`,
+            nonRetryable: true,
+          });
+        },
+      }),
+    ),
   );
   const shared = report.rows.find((r) => r.image === 'reg.example/shared:1');
   expect(shared).toMatchObject({ action: 'push-failed', note: expect.stringContaining('n2: n2 down') });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes.js';
 import { toolPath } from '../harness/tools.js';
@@ -20,14 +21,65 @@ export const HISTORIES_DIR = fileURLToPath(new URL('./histories', import.meta.ur
 
 let runtimeInstalled = false;
 
+/** One SDK log line (worker, activity and workflow `log` calls), as `captureSdkLogs` collects it. */
+export interface SdkLogEntry {
+  level: LogLevel;
+  message: string;
+  meta?: LogMetadata;
+}
+
+/** Where SDK log lines go while `captureSdkLogs` runs; the console (at WARN and above) otherwise. */
+let capture: SdkLogEntry[] | undefined;
+
+/** The Runtime's logger: WARN and above to the console, or everything to `capture` while one is open. */
+class TestLogger implements Logger {
+  private readonly console = new DefaultLogger('WARN');
+  log(level: LogLevel, message: string, meta?: LogMetadata): void {
+    if (capture) capture.push({ level, message, ...(meta ? { meta } : {}) });
+    else this.console.log(level, message, meta);
+  }
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
+}
+
 /** Keeps SDK logs at WARN so test output stays readable (docs/conventions.md, tests). */
 export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new TestLogger() });
   } catch {
     // Already installed by another module in this Jest worker.
+  }
+}
+
+/**
+ * Runs `fn` with the SDK's log lines collected instead of printed, and hands them back: for a test that expects
+ * failures (an activity that throws, a workflow that fails), whose WARN lines would otherwise flood the output.
+ * The lines come from the Runtime installed by `quietRuntime`; tests in a file run one at a time, so one capture
+ * is open at a time.
+ */
+export async function captureSdkLogs<T>(fn: () => Promise<T>): Promise<{ out: T; logs: SdkLogEntry[] }> {
+  const logs: SdkLogEntry[] = [];
+  const outer = capture;
+  capture = logs;
+  try {
+    return { out: await fn(), logs };
+  } finally {
+    capture = outer;
   }
 }
 
