@@ -5,6 +5,7 @@
 import { cancellationSignal } from '@temporalio/activity';
 import type { ActivityDeps, AgentEndpoint, ImageStatus, NodeInfo } from './deps.js';
 import { agentUnavailable, holdersUnreachable, mapFailures } from './failures.js';
+import { expandAgentTemplate, needsNodeIP } from '../common/agent-endpoint.js';
 import { compareSources } from '../common/source-choice.js';
 import type { SourceCandidate, SourceInventory } from './types.js';
 
@@ -30,12 +31,9 @@ const PARALLEL = 8;
 export type NodeRef = string | Pick<NodeInfo, 'name' | 'internalIP'>;
 
 function fromTemplate(template: string, node: NodeRef): AgentEndpoint | undefined {
-  const { name, internalIP } = typeof node === 'string' ? { name: node, internalIP: undefined } : node;
-  if (template.includes('{nodeIP}') && !internalIP) return undefined;
-  return {
-    node: name,
-    address: template.replaceAll('{node}', name).replaceAll('{nodeIP}', internalIP ?? ''),
-  };
+  const n = typeof node === 'string' ? { name: node } : node;
+  const address = expandAgentTemplate(template, n);
+  return address === undefined ? undefined : { node: n.name, address };
 }
 
 /** Finds every agent: the DaemonSet's ready pods, or one endpoint per node from the template. */
@@ -236,8 +234,7 @@ export function createInventoryActivities(
 /** The agent of one node; throws a retryable failure when it is not (yet) running there. */
 export async function findAgent(deps: ActivityDeps, node: string): Promise<AgentEndpoint> {
   const signal = cancellationSignal();
-  const needsNodes =
-    deps.config.agents.kind === 'template' && deps.config.agents.template.includes('{nodeIP}');
+  const needsNodes = deps.config.agents.kind === 'template' && needsNodeIP(deps.config.agents.template);
   const nodes: NodeRef[] = needsNodes
     ? await mapFailures('list nodes', () => deps.kube.listNodes({ signal }))
     : [node];

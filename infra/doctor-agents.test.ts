@@ -6,7 +6,6 @@ import {
   agentsSummary,
   checkAgent,
   checkHealthUrl,
-  expandTemplate,
   fetchProbe,
   type AgentCheckDeps,
   type Probe,
@@ -34,12 +33,6 @@ const node = (name: string, ip?: string): object => ({
 function deps(over: Partial<AgentCheckDeps> = {}): AgentCheckDeps {
   return { dial: async () => 3, health: new Map(), plaintext: false, hint: (n) => `look at ${n}`, ...over };
 }
-
-test('expandTemplate should substitute the node name and IP, and refuse {nodeIP} without one', () => {
-  expect(expandTemplate('{nodeIP}:9443', { name: 'n1', internalIP: '10.0.0.1' })).toBe('10.0.0.1:9443');
-  expect(expandTemplate('agent-{node}.svc:9443', { name: 'n1' })).toBe('agent-n1.svc:9443');
-  expect(expandTemplate('{nodeIP}:9443', { name: 'n1' })).toBeUndefined();
-});
 
 test('agentsFromNodes should give one target per node, with its health URL', async () => {
   const kube = reader({ '/api/v1/nodes': { items: [node('n1', '10.0.0.1'), node('n2')] } });

@@ -4,6 +4,7 @@
  * running outside Kubernetes). Each agent gets its own row: it must answer ListImages over mTLS with the
  * worker's client certificate, which proves the port, the certificates and containerd at once.
  */
+import { expandAgentTemplate } from '../common/agent-endpoint.js';
 import { errorLine, fail, pass, warn, type CheckResult } from './doctor-report.js';
 import type { KubeReader } from './doctor-kube.js';
 
@@ -32,15 +33,6 @@ export type HttpProbe = (url: string) => Promise<Probe>;
 /** Calls ListImages on the agent at `address` and returns how many images it holds. */
 export type AgentDial = (address: string) => Promise<number>;
 
-/** `{node}` / `{nodeIP}` substitution; undefined when `{nodeIP}` is needed and the node has none. */
-export function expandTemplate(
-  template: string,
-  node: { name: string; internalIP?: string },
-): string | undefined {
-  if (template.includes('{nodeIP}') && !node.internalIP) return undefined;
-  return template.replaceAll('{node}', node.name).replaceAll('{nodeIP}', node.internalIP ?? '');
-}
-
 interface NodeItem {
   metadata?: { name?: string };
   status?: { addresses?: { type: string; address: string }[] };
@@ -57,8 +49,8 @@ export async function agentsFromNodes(
       name: n.metadata?.name ?? '',
       internalIP: n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address,
     };
-    const address = expandTemplate(t.endpoint, node);
-    const healthUrl = t.health ? expandTemplate(t.health, node) : undefined;
+    const address = expandAgentTemplate(t.endpoint, node);
+    const healthUrl = t.health ? expandAgentTemplate(t.health, node) : undefined;
     return address
       ? { node: node.name, address, ...(healthUrl ? { healthUrl } : {}) }
       : { node: node.name, problem: 'the node reports no InternalIP for {nodeIP}' };

@@ -4,6 +4,7 @@
  * deploy/<release>-worker -- tote doctor`), it also inherits the worker's flags from the container's main
  * process (the chart passes them as arguments): a flag or variable given to doctor wins over an inherited one.
  */
+import { isAgentTemplate } from '../common/agent-endpoint.js';
 import {
   envNameOf,
   flagReader,
@@ -118,7 +119,7 @@ type Flags = FlagReader<DoctorFlag>;
 function template(f: Flags, key: DoctorFlag, url: boolean): string | undefined {
   const v = f.get(key);
   if (v === undefined) return undefined;
-  if (!/\{node(IP)?\}/.test(v) || (url && !/^https?:\/\/\S+$/.test(v))) {
+  if (!isAgentTemplate(v) || (url && !/^https?:\/\/\S+$/.test(v))) {
     throw f.bad(key, v, `${url ? 'an http(s) URL' : 'host:port'} containing {node} or {nodeIP}`);
   }
   return v;

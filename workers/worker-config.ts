@@ -5,6 +5,7 @@
  */
 import type { ActivityConfig } from '../activities/deps.js';
 import type { WebhookEvent } from '../activities/types.js';
+import { isAgentTemplate } from '../common/agent-endpoint.js';
 import { SALVAGE_MODES, TASK_QUEUE } from '../common/names.js';
 import {
   envNameOf,
@@ -200,7 +201,7 @@ function agentDial(f: Flags): AgentDialOptions {
 
 function agents(f: Flags): WorkerConfig['agents'] & { discovery: ActivityConfig['agents'] } {
   const template = f.get('agentEndpointTemplate');
-  if (template !== undefined && !/\{node(IP)?\}/.test(template)) {
+  if (template !== undefined && !isAgentTemplate(template)) {
     throw f.bad('agentEndpointTemplate', template, 'host:port containing {node} or {nodeIP}');
   }
   const port = f.port('agentPort');
