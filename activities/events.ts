@@ -40,6 +40,8 @@ const REASON_METRICS: Record<EventReason, { counter?: CounterName; histogram?: H
   ImagePushFailed: { counter: 'push_failures' },
   ImagePullPolicyAlways: {},
   ImagePullPolicyChanged: {},
+  // The salvage is counted once, on the pod that started it.
+  ImageSalvageJoined: {},
 };
 
 /** Short `action` verbs for events.k8s.io/v1. */
@@ -54,6 +56,7 @@ const REASON_ACTION: Record<EventReason, string> = {
   ImagePushFailed: 'Pushing',
   ImagePullPolicyAlways: 'Restarting',
   ImagePullPolicyChanged: 'Restarting',
+  ImageSalvageJoined: 'Restarting',
 };
 
 /** The final event message: the text, the workflow id, and for Warnings the technical-debt sentence. */

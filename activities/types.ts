@@ -26,7 +26,8 @@ export type EventReason =
   | 'ImagePushed'
   | 'ImagePushFailed'
   | 'ImagePullPolicyAlways'
-  | 'ImagePullPolicyChanged';
+  | 'ImagePullPolicyChanged'
+  | 'ImageSalvageJoined';
 
 /** Webhook event types, filtered by `--webhook-events`. */
 export type WebhookEvent =

@@ -93,3 +93,52 @@ test('a running salvage is joined, not started twice', async () => {
     expect(await runs(first as string)).toBe(1);
   });
 }, 120_000);
+
+test('a pod that joins a running salvage (same image, same node) is restarted with the first, once, with its own event', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const { acts, log } = stubActivities({
+    transferImage: async (i) => {
+      await gate;
+      return {
+        source: i.source.node,
+        bytesDone: 1000,
+        bytesTotal: 1000,
+        blobsCommitted: 3,
+        blobsTotal: 3,
+        blobsSkipped: 0,
+        attempt: 1,
+        durationMs: 5,
+      };
+    },
+  });
+  const taskQueue = `test-join-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: acts,
+  });
+  const starter = temporalStarter(env.client, taskQueue);
+  const input = salvageInput();
+  const other = { ...input, pod: { namespace: 'shop', name: 'web-2', uid: 'uid-2' } };
+  await worker.runUntil(async () => {
+    const first = await starter.startSalvage(input);
+    // The same pod again (a resync) and the second replica, twice: one restart each.
+    expect(await starter.startSalvage(input)).toBe(first);
+    expect(await starter.startSalvage(other)).toBe(first);
+    expect(await starter.startSalvage(other)).toBe(first);
+    release();
+    await env.client.workflow.getHandle(first as string).result();
+    expect(await runs(first as string)).toBe(1);
+  });
+  const restarted = log.calls
+    .filter((c) => c.name === 'deleteOwnedPod')
+    .map((c) => (c.arg as { pod: { name: string } }).pod.name);
+  expect(restarted).toEqual(['web-1', 'web-2']);
+  const joined = log.calls.filter(
+    (c) => c.name === 'emitEvent' && (c.arg as { reason: string }).reason === 'ImageSalvageJoined',
+  );
+  expect(joined.map((c) => (c.arg as { pod: { name: string } }).pod.name)).toEqual(['web-2']);
+  expect(log.calls.filter((c) => c.name === 'checkOptIn')).toHaveLength(2);
+}, 120_000);

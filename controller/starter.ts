@@ -3,7 +3,8 @@
  * waits for `resolveImage`. Only types come from the workflow modules, so no workflow code loads in the controller.
  */
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import type { cleanupCorruptImage, resolveImage, salvageImage } from '../workflows/index.js';
+import { POD_JOINED_SIGNAL } from '../common/names.js';
+import type { cleanupCorruptImage, JoinedPod, resolveImage, salvageImage } from '../workflows/index.js';
 import { cleanupStartOptions, resolveStartOptions, salvageStartOptions } from '../workflows/start-options.js';
 import { cooldownLeft, FAILED_SALVAGE_COOLDOWN_MS } from './cooldown.js';
 import type { DeferredStart, WorkflowStarter } from './ports.js';
@@ -19,9 +20,10 @@ export interface StarterOptions {
 
 /**
  * Starts `salvageImage` / `cleanupCorruptImage` on `taskQueue`; resolves with the workflow id. A salvage start
- * first refuses to reuse a closed id (REJECT_DUPLICATE; a running one is joined through USE_EXISTING); only when
- * one is closed does it read the last run, and it starts a new one unless that run ended without success less
- * than the cool-down ago (docs/adr/0007-failed-salvage-cooldown.md).
+ * first refuses to reuse a closed id (REJECT_DUPLICATE; a running one is joined); only when one is closed does it
+ * read the last run, and it starts a new one unless that run ended without success less than the cool-down ago
+ * (docs/adr/0007-failed-salvage-cooldown.md). Every salvage start is a signal-with-start of `podJoined` with the
+ * pod, so a pod that joins a running salvage (same image, same node) is restarted with the first one.
  */
 export function temporalStarter(
   client: Client,
@@ -32,11 +34,21 @@ export function temporalStarter(
   const now = opts.now ?? ((): Date => new Date());
   return {
     async startSalvage(input): Promise<string | DeferredStart> {
-      const opts = salvageStartOptions(input, taskQueue);
+      // Signal-with-start always joins a running run: no conflict policy to give.
+      const { workflowIdConflictPolicy: _joins, ...opts } = salvageStartOptions(input, taskQueue);
       const { workflowId } = opts;
+      const joined: JoinedPod = {
+        pod: input.pod,
+        container: input.container,
+        containerKind: input.containerKind,
+        pullPolicy: input.pullPolicy,
+        reason: input.reason,
+      };
+      const signal = { signal: POD_JOINED_SIGNAL, signalArgs: [joined] as [JoinedPod] };
       try {
-        await client.workflow.start<typeof salvageImage>('salvageImage', {
+        await client.workflow.signalWithStart<typeof salvageImage, [JoinedPod]>('salvageImage', {
           ...opts,
+          ...signal,
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
         });
         return workflowId;
@@ -47,9 +59,10 @@ export function temporalStarter(
       const last = { status: d.status.name, closeTime: d.closeTime };
       const retryInMs = cooldownLeft(last, now(), cooldownMs, { pullPolicy: input.pullPolicy });
       if (retryInMs > 0) return { workflowId, lastStatus: last.status, retryInMs };
-      // Closed long enough ago (or completed): a new run. Another replica may do the same: USE_EXISTING joins.
-      await client.workflow.start<typeof salvageImage>('salvageImage', {
+      // Closed long enough ago (or completed): a new run. Another replica may do the same: it joins that run.
+      await client.workflow.signalWithStart<typeof salvageImage, [JoinedPod]>('salvageImage', {
         ...opts,
+        ...signal,
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       });
       return workflowId;

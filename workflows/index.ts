@@ -8,6 +8,7 @@ export {
   approveSignal,
   rejectSignal,
   progressQuery,
+  podJoinedSignal,
   transferProgressSignal,
 } from './salvage-image.js';
 export { cleanupCorruptImage, type CleanupResult } from './cleanup-corrupt-image.js';

@@ -8,7 +8,7 @@ import { pullPolicyBlocksSalvage } from '../common/pull-policy.js';
 import { acts } from './acts.js';
 import { KUBE, PUSH } from './activity-options.js';
 import { SalvageRun } from './salvage-run.js';
-import { progressQuery, transferProgressSignal } from './salvage-signals.js';
+import { podJoinedSignal, progressQuery, transferProgressSignal } from './salvage-signals.js';
 import {
   approveGate,
   autoStart,
@@ -21,7 +21,13 @@ import {
 import { failureType, messageOf, transferWithFallback, type TransferOutcome } from './salvage-transfer.js';
 import type { SalvageInput, SalvageResult } from './types.js';
 
-export { approveSignal, progressQuery, rejectSignal, transferProgressSignal } from './salvage-signals.js';
+export {
+  approveSignal,
+  podJoinedSignal,
+  progressQuery,
+  rejectSignal,
+  transferProgressSignal,
+} from './salvage-signals.js';
 
 /**
  * Patch: the opt-in re-check runs with the policy and inventory reads, and in auto mode the detection report runs
@@ -61,9 +67,12 @@ async function afterTransfer(
   );
   run.setPhase('Restarting');
   const restart = early ?? (await run.restartPod());
+  await run.restartJoined();
   const pushedTo = policy.backup ? await pushBackup(run) : undefined;
   run.setPhase('Notifying');
   await run.webhook('salvaged', { source: t.source, bytes: t.result.bytesTotal, record: rec.name });
+  // Pods that joined during the push or the webhook.
+  await run.restartJoined();
   const progress = run.finish('Completed');
   return {
     outcome: 'salvaged',
@@ -144,6 +153,7 @@ async function salvage(run: SalvageRun): Promise<SalvageResult> {
   if (inv.targetHasImage) {
     await run.detection;
     const restart = await run.restartPod();
+    await run.restartJoined();
     return { outcome: 'already-present', podRestarted: restart.deleted, progress: run.finish('Completed') };
   }
   const t = await transferWithFallback(run, inv, {
@@ -158,6 +168,7 @@ export async function salvageImage(input: SalvageInput): Promise<SalvageResult> 
   const run = new SalvageRun(input);
   setHandler(progressQuery, () => run.progress);
   setHandler(transferProgressSignal, (p) => run.onTransferProgress(p));
+  setHandler(podJoinedSignal, (p) => run.join(p));
   run.setPhase('Detecting');
   try {
     return await salvage(run);

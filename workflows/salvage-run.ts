@@ -5,23 +5,37 @@
 import {
   ApplicationFailure,
   log,
+  patched,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RestartResult } from '../activities/pods.js';
-import type { EventReason, TransferProgress, WebhookEvent } from '../activities/types.js';
+import type { EventReason, PodRef, TransferProgress, WebhookEvent } from '../activities/types.js';
 import { pullPolicyFix, type ContainerList } from '../common/pull-policy.js';
 import type { CounterName } from '../activities/deps.js';
 import { acts } from './acts.js';
 import { KUBE, WEBHOOK } from './activity-options.js';
 import { SA } from './search-attributes.js';
-import type { SalvageInput, SalvagePhase, SalvageProgress } from './types.js';
+import { failureType } from './salvage-transfer.js';
+import type { JoinedPod, SalvageInput, SalvagePhase, SalvageProgress } from './types.js';
 
 /** Options of {@link SalvageRun.event}. */
 export interface EventOptions {
   durationSeconds?: number;
   extraCounters?: CounterName[];
+  /** Another pod than the run's own (a pod that joined). */
+  pod?: PodRef;
+}
+
+/**
+ * Patch: pods that joined the run (signal `podJoined`) are restarted with the first one.
+ * MAINTENANCE: remove the check (keep the behaviour) once no run started before this patch can still be open.
+ */
+export const JOINED_PODS_PATCH = 'restart-joined-pods';
+
+function podKey(p: PodRef): string {
+  return `${p.namespace}/${p.name}/${p.uid ?? ''}`;
 }
 
 const LISTS: Record<'init' | 'regular' | 'ephemeral', ContainerList> = {
@@ -51,6 +65,65 @@ export class SalvageRun {
   detection?: Promise<void>;
 
   constructor(readonly input: SalvageInput) {}
+
+  /** Pods that joined (by namespace/name/uid), and whether each has had its restart. */
+  private readonly joined = new Map<string, { pod: JoinedPod; done: boolean }>();
+
+  /** Takes a `podJoined` signal: the run's own pod and pods already known are ignored. */
+  join(p: JoinedPod): void {
+    const key = podKey(p.pod);
+    if (key === podKey(this.input.pod) || this.joined.has(key)) return;
+    this.joined.set(key, { pod: p, done: false });
+  }
+
+  /**
+   * Restarts the pods that joined and have not had their restart yet: the image is on the node now. Each one's
+   * opt-in is checked again first (as the first pod's was), and each gets an `ImageSalvageJoined` event. Called
+   * after the first pod's restart, and again before the run ends for pods that joined in the meantime.
+   */
+  async restartJoined(): Promise<void> {
+    const pending = [...this.joined.values()].filter((j) => !j.done);
+    if (pending.length === 0 || !patched(JOINED_PODS_PATCH)) return;
+    for (const j of pending) j.done = true;
+    await Promise.all(pending.map((j) => this.restartOne(j.pod)));
+  }
+
+  private async restartOne(p: JoinedPod): Promise<void> {
+    const { pod } = p;
+    try {
+      await acts(KUBE, `Re-check opt-in of ${pod.namespace}/${pod.name}`).checkOptIn(pod, {
+        requireWorkload: !this.input.requestedBy,
+      });
+    } catch (err) {
+      if (failureType(err) === 'OptInWithdrawn') return;
+      log.warn('joined pod not restarted', { pod: pod.name, error: String(err) });
+      return;
+    }
+    const container = p.container ?? 'app';
+    const always = p.pullPolicy
+      ? {
+          pullPolicy: p.pullPolicy,
+          container,
+          containerList: LISTS[p.containerKind ?? 'regular'],
+          workflowId: this.workflowId,
+        }
+      : {};
+    let restarted = false;
+    try {
+      const r = await acts(KUBE, `Restart ${pod.name} if owned`).deleteOwnedPod({ pod, ...always });
+      restarted = r.deleted;
+    } catch (err) {
+      log.warn('joined pod not restarted', { pod: pod.name, error: String(err) });
+    }
+    const then = restarted ? 'it is restarted' : 'kubelet starts it at its next retry';
+    await this.event(
+      'Normal',
+      'ImageSalvageJoined',
+      `Image ${this.image} is on node ${this.input.node}, salvaged for pod ${this.input.pod.name} (same image, ` +
+        `same node): ${then}`,
+      { pod },
+    );
+  }
 
   /** Moves to `phase`: visible to the `progress` query, the `SalvagePhase` search attribute and the Web UI. */
   setPhase(phase: SalvagePhase): void {
@@ -153,13 +226,14 @@ export class SalvageRun {
     opts: EventOptions = {},
   ): Promise<void> {
     try {
-      await acts(KUBE, `${reason} event on ${this.input.pod.name}`).emitEvent({
-        pod: this.input.pod,
+      const { pod = this.input.pod, ...rest } = opts;
+      await acts(KUBE, `${reason} event on ${pod.name}`).emitEvent({
+        pod,
         type,
         reason,
         message,
         workflowId: this.workflowId,
-        ...opts,
+        ...rest,
       });
     } catch (err) {
       log.warn('event not recorded', { reason, error: String(err) });

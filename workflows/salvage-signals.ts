@@ -3,8 +3,9 @@
  * and the CLI). MAINTENANCE: `transferProgress` is sent by activities/transfer.ts (TRANSFER_PROGRESS_SIGNAL).
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { POD_JOINED_SIGNAL } from '../common/names.js';
 import type { TransferProgress } from '../activities/types.js';
-import type { DecisionArgs, SalvageProgress } from './types.js';
+import type { DecisionArgs, JoinedPod, SalvageProgress } from './types.js';
 
 /** Approves a salvage waiting in `approve` mode (`tote approve`, the Web UI). */
 export const approveSignal = defineSignal<[DecisionArgs]>('approve');
@@ -14,3 +15,5 @@ export const rejectSignal = defineSignal<[DecisionArgs]>('reject');
 export const progressQuery = defineQuery<SalvageProgress>('progress');
 /** Live progress from the transfer activity. */
 export const transferProgressSignal = defineSignal<[TransferProgress]>('transferProgress');
+/** Another pod needs the same image on the same node: restart it with the first (the controller sends it). */
+export const podJoinedSignal = defineSignal<[JoinedPod]>(POD_JOINED_SIGNAL);

@@ -33,6 +33,12 @@ export interface SalvageInput {
   containerKind?: 'init' | 'regular' | 'ephemeral';
 }
 
+/**
+ * A pod that failed on the same image and node while a salvage for another pod was under way (signal `podJoined`,
+ * sent by the controller with every start it makes or joins): it is restarted with the first one.
+ */
+export type JoinedPod = Pick<SalvageInput, 'pod' | 'container' | 'containerKind' | 'pullPolicy' | 'reason'>;
+
 /** Phases of a salvage, also the values of the `SalvagePhase` search attribute. */
 export type SalvagePhase =
   | 'Detecting'
