@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection, NamespaceNotFoundError, ServiceError } from '@temporalio/client';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Option, type Command } from 'commander';
-import { TASK_QUEUE } from '../common/names.js';
+import { DEFAULT_TEMPORAL_ADDRESS, TASK_QUEUE } from '../common/names.js';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from '../infra/temporal.js';
 import { UserError } from './errors.js';
 
@@ -31,9 +31,6 @@ export interface KubeFlags {
   kubeconfig?: string;
   context?: string;
 }
-
-/** The default frontend address: a `temporal server start-dev` on this machine. */
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 
 /** Adds the Temporal flags to `cmd` (with `--temporal-ui-url` for Web UI links). */
 export function addTemporalOptions(cmd: Command): Command {

@@ -6,6 +6,9 @@
 /** The Temporal task queue every tote worker polls. @default "tote" */
 export const TASK_QUEUE = 'tote';
 
+/** The Temporal frontend every process dials without `--temporal-address`: a `temporal server start-dev` here. */
+export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+
 /** Custom search attributes tote sets on its workflows, with their Temporal types. */
 export const SEARCH_ATTRIBUTES = {
   ImageDigest: 'Keyword',
@@ -64,6 +67,3 @@ export function cleanupWorkflowId(digest: string, node: string): string {
 export function resolveWorkflowId(reference: string): string {
   return `resolve/${reference}`;
 }
-
-/** Name of the `salvageImage` signal that adds a pod to a running salvage (workflows/salvage-signals.ts). */
-export const POD_JOINED_SIGNAL = 'podJoined';

@@ -1,3 +1,4 @@
+import { DEFAULT_TEMPORAL_ADDRESS } from '../common/names.js';
 import { temporalConnectionOptions } from './temporal.js';
 
 const files: Record<string, string> = {
@@ -54,5 +55,15 @@ describe('temporalConnectionOptions', () => {
     [{ address: 'a:1', apiKeyFile: '/empty' }, '--temporal-api-key-file: /empty is empty'],
   ])('given %j, should name the flag', (flags, message) => {
     expect(() => temporalConnectionOptions(flags, readFile)).toThrow(message);
+  });
+
+  test('the default address (common/names.ts) is a valid host:port and the example of the address error', () => {
+    expect(DEFAULT_TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
+    expect(temporalConnectionOptions({ address: DEFAULT_TEMPORAL_ADDRESS }).address).toBe(
+      DEFAULT_TEMPORAL_ADDRESS,
+    );
+    expect(() => temporalConnectionOptions({ address: 'nohost' })).toThrow(
+      `expected host:port, e.g. ${DEFAULT_TEMPORAL_ADDRESS}`,
+    );
   });
 });

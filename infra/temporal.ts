@@ -4,6 +4,7 @@
  * on by itself). Files are read here, once, at start; a problem names the flag.
  */
 import { readFileSync } from 'node:fs';
+import { DEFAULT_TEMPORAL_ADDRESS } from '../common/names.js';
 
 /** The connection flags, as strings and booleans from the CLI or environment. */
 export interface TemporalConnectionFlags {
@@ -77,7 +78,7 @@ export function temporalConnectionOptions(
 ): TemporalConnectionOptions {
   if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s/]+):\d{1,5}$/.test(f.address)) {
     throw new Error(
-      `--temporal-address: invalid value "${f.address}"; expected host:port, e.g. 127.0.0.1:7233`,
+      `--temporal-address: invalid value "${f.address}"; expected host:port, e.g. ${DEFAULT_TEMPORAL_ADDRESS}`,
     );
   }
   const tls = tlsOf(f, readFile);

@@ -1,7 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_TEMPORAL_ADDRESS } from '../common/names.js';
 import { ConfigError, parseControllerConfig } from './controller-config.js';
+import { DOCTOR_FLAGS } from './doctor-config.js';
+import { WORKER_FLAGS } from './worker-config.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tote-ctl-cfg-'));
 const file = (name: string, text: string): string => {
@@ -98,4 +101,10 @@ test('given --temporal-tls alone or TOTE_TEMPORAL_API_KEY, TLS is on and the key
   expect(() => parseControllerConfig({ temporalApiKeyFile: file('empty', '') }, {})).toThrow(
     '--temporal-api-key-file',
   );
+});
+
+test('the worker, the controller and doctor default to the one Temporal address of common/names.ts', () => {
+  expect(parseControllerConfig({}, {}).temporal.connection.address).toBe(DEFAULT_TEMPORAL_ADDRESS);
+  expect(WORKER_FLAGS.temporalAddress[1]).toBe(DEFAULT_TEMPORAL_ADDRESS);
+  expect(DOCTOR_FLAGS.temporalAddress[1]).toBe(DEFAULT_TEMPORAL_ADDRESS);
 });

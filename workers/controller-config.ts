@@ -3,7 +3,7 @@
  * start. A bad value throws a {@link ConfigError} naming the flag and the accepted values.
  */
 import type { ConnectionOptions } from '@temporalio/client';
-import { SALVAGE_MODES, TASK_QUEUE, type SalvageMode } from '../common/names.js';
+import { DEFAULT_TEMPORAL_ADDRESS, SALVAGE_MODES, TASK_QUEUE, type SalvageMode } from '../common/names.js';
 import { flagReader, LOG_LEVELS, temporalSection } from '../infra/flags.js';
 
 /** A configuration value that stops the process. */
@@ -52,7 +52,7 @@ export const CONTROLLER_FLAGS = {
   temporalAddress: {
     flag: '--temporal-address',
     env: 'TOTE_TEMPORAL_ADDRESS',
-    def: '127.0.0.1:7233',
+    def: DEFAULT_TEMPORAL_ADDRESS,
     help: 'host:port of the Temporal frontend',
   },
   temporalNamespace: {

@@ -6,7 +6,7 @@
 import type { ActivityConfig } from '../activities/deps.js';
 import type { WebhookEvent } from '../activities/types.js';
 import { isAgentTemplate } from '../common/agent-endpoint.js';
-import { SALVAGE_MODES, TASK_QUEUE } from '../common/names.js';
+import { DEFAULT_TEMPORAL_ADDRESS, SALVAGE_MODES, TASK_QUEUE } from '../common/names.js';
 import {
   envNameOf,
   flagReader,
@@ -93,7 +93,7 @@ export const WORKER_FLAGS = {
   ],
   webhookSecret: ['--webhook-secret', undefined, 'HMAC-SHA256 key signing each payload (prefer the env var)'],
   webhookTimeout: ['--webhook-timeout', '10s', 'timeout of one webhook POST (Go duration)'],
-  temporalAddress: ['--temporal-address', '127.0.0.1:7233', 'host:port of the Temporal frontend'],
+  temporalAddress: ['--temporal-address', DEFAULT_TEMPORAL_ADDRESS, 'host:port of the Temporal frontend'],
   temporalNamespace: ['--temporal-namespace', 'default', 'Temporal namespace'],
   taskQueue: ['--task-queue', TASK_QUEUE, 'task queue to poll'],
   temporalTls: ['--temporal-tls', 'false', 'TLS to Temporal (implied by the cert, CA and API key options)'],
