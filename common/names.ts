@@ -67,3 +67,6 @@ export function cleanupWorkflowId(digest: string, node: string): string {
 export function resolveWorkflowId(reference: string): string {
   return `resolve/${reference}`;
 }
+
+/** Name of the `salvageImage` signal that adds a pod to a running salvage (workflows/salvage-signals.ts). */
+export const POD_JOINED_SIGNAL = 'podJoined';
