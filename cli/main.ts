@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { readBuildInfo, versionLine } from '../infra/build-info.js';
 import { registerCommands } from './commands.js';
 import { UserError } from './errors.js';
 
@@ -8,6 +9,7 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
     .description(
       'Emergency image salvage for Kubernetes: moves cached images node to node when the registry is gone.',
     )
+    .version(versionLine(readBuildInfo()), '-V, --version', 'print the version of tote and exit')
     .showHelpAfterError('(run "tote --help" for usage)')
     .exitOverride();
   await registerCommands(program, argv);

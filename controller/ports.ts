@@ -36,4 +36,20 @@ export interface ControllerMetrics {
   annotationProblem(kind: string): void;
   /** A pod with a detection that tote leaves alone (not opted in, denied namespace, `--enabled=false`). */
   ignored(why: string): void;
+  /** The pod work queue's series (controller-runtime's `workqueue_*`); absent in tests that do not read them. */
+  workQueue?: WorkQueueMetrics;
+}
+
+/** What the work queue reports, in client-go's terms (controller/work-queue.ts says when each moves). */
+export interface WorkQueueMetrics {
+  /** A key became pending (`workqueue_adds_total`). */
+  added(): void;
+  /** Pending keys now (`workqueue_depth`). */
+  depth(n: number): void;
+  /** Seconds a key waited from its add to the start of processing (`workqueue_queue_duration_seconds`). */
+  queued(seconds: number): void;
+  /** Seconds one processing of a key took (`workqueue_work_duration_seconds`). */
+  worked(seconds: number): void;
+  /** A failed key was scheduled for a retry (`workqueue_retries_total`). */
+  retried(): void;
 }

@@ -78,6 +78,7 @@ export class Reconciler {
       concurrency: deps.concurrency,
       initialBackoffMs: deps.retryBackoffMs,
       onError: (key, err, retryInMs) => deps.logger.warn({ err, pod: key, retryInMs }, 'reconcile failed'),
+      metrics: deps.metrics.workQueue,
     });
     this.remote = deps.remote
       ? new RemoteCache({ resolver: deps.remote, requeue: (k) => this.queue.add(k) })

@@ -1,7 +1,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { ContainerdStore } from '../agent/containerd-store.js';
 import { startHealthServer } from '../agent/health.js';
 import { healthCheckMethod, listenAgent, type AgentListening } from '../agent/listen.js';
@@ -10,6 +10,7 @@ import type { PeerDialer } from '../agent/peer.js';
 import { RateLimiter } from '../agent/rate.js';
 import { createAgentService } from '../agent/server.js';
 import { AgentClient } from '../infra/agent-client.js';
+import { createProcessRegistry } from '../infra/build-info.js';
 import { createLogger, type Logger } from '../infra/logger.js';
 import { certificateCN, ServerTls } from '../infra/tls.js';
 import type { AgentConfig } from './agent-config.js';
@@ -86,8 +87,7 @@ export async function startAgent(
   cfg: AgentConfig,
   log: Logger = createLogger({ component: 'agent', json: cfg.jsonLog }),
 ): Promise<RunningAgent> {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const registry = createProcessRegistry('agent');
   const store = new ContainerdStore({ socket: cfg.containerdSocket, namespace: cfg.containerdNamespace });
   if (!existsSync(cfg.containerdSocket))
     log.warn(

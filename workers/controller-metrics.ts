@@ -2,12 +2,15 @@
  * The controller's Prometheus metrics, in a Registry the composition root owns (no global default registry).
  * `tote_detected_failures_total` keeps the name of the original tote; the rest are controller internals.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { WorkQueueMetrics } from '../controller/ports.js';
 import type { ControllerMetrics } from '../controller/reconciler.js';
+import { createProcessRegistry, type BuildInfo } from '../infra/build-info.js';
 
 /** The metrics and the registry that exposes them. */
 export interface ControllerMetricSet extends ControllerMetrics {
   registry: Registry;
+  workQueue: WorkQueueMetrics;
   /** Sets the gauges read at scrape time. */
   observe(snapshot: {
     cached: Record<string, number>;
@@ -16,10 +19,67 @@ export interface ControllerMetricSet extends ControllerMetrics {
   }): void;
 }
 
-/** Creates every controller metric in a fresh registry, with process metrics (RSS, CPU, event loop lag). */
-export function createControllerMetrics(): ControllerMetricSet {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tote_controller_' });
+// Queue and work times range from microseconds (a pod with nothing to do) to minutes (a stuck call).
+const WORKQUEUE_BUCKETS = Array.from({ length: 12 }, (_, i) => Number((1e-8 * 10 ** i).toPrecision(1)));
+
+/**
+ * The work queue's series under controller-runtime's names and `name` label, so dashboards and alerts written for
+ * controller-runtime operators (the Go tote among them) read tote's pod queue as they read a Go controller's.
+ */
+export function createWorkQueueMetrics(registry: Registry, name: string): WorkQueueMetrics {
+  const registers = [registry];
+  const labelNames = ['name'] as const;
+  const depth = new Gauge({
+    name: 'workqueue_depth',
+    help: 'Current depth of workqueue',
+    labelNames,
+    registers,
+  });
+  const adds = new Counter({
+    name: 'workqueue_adds_total',
+    help: 'Total number of adds handled by workqueue',
+    labelNames,
+    registers,
+  });
+  const queued = new Histogram({
+    name: 'workqueue_queue_duration_seconds',
+    help: 'How long in seconds an item stays in workqueue before being requested',
+    labelNames,
+    buckets: WORKQUEUE_BUCKETS,
+    registers,
+  });
+  const worked = new Histogram({
+    name: 'workqueue_work_duration_seconds',
+    help: 'How long in seconds processing an item from workqueue takes',
+    labelNames,
+    buckets: WORKQUEUE_BUCKETS,
+    registers,
+  });
+  const retries = new Counter({
+    name: 'workqueue_retries_total',
+    help: 'Total number of retries handled by workqueue',
+    labelNames,
+    registers,
+  });
+  // Present from the start at 0, so a fresh controller's rate() is 0 rather than absent.
+  depth.set({ name }, 0);
+  adds.inc({ name }, 0);
+  retries.inc({ name }, 0);
+  return {
+    added: () => adds.inc({ name }),
+    depth: (n) => depth.set({ name }, n),
+    queued: (s) => queued.observe({ name }, s),
+    worked: (s) => worked.observe({ name }, s),
+    retried: () => retries.inc({ name }),
+  };
+}
+
+/**
+ * Creates every controller metric in a fresh registry, with process metrics (RSS, CPU, event loop lag) and
+ * `tote_build_info`.
+ */
+export function createControllerMetrics(build?: BuildInfo): ControllerMetricSet {
+  const registry = createProcessRegistry('controller', build);
   const registers = [registry];
   const detected = new Counter({
     name: 'tote_detected_failures_total',
@@ -34,9 +94,9 @@ export function createControllerMetrics(): ControllerMetricSet {
     registers,
   });
   const notActionable = new Counter({
-    name: 'tote_controller_not_actionable_total',
-    help: 'Detections the controller could not act on (invalid reference, unresolvable tag), by reason.',
-    labelNames: ['why'],
+    name: 'tote_not_actionable_total',
+    help: 'Detections tote cannot act on (invalid image reference, tag with no digest found), by reason.',
+    labelNames: ['reason'],
     registers,
   });
   const annotations = new Counter({
@@ -70,9 +130,10 @@ export function createControllerMetrics(): ControllerMetricSet {
   });
   return {
     registry,
+    workQueue: createWorkQueueMetrics(registry, 'pod'),
     detected: (reason) => detected.inc({ reason }),
     workflowStart: (workflow, result) => starts.inc({ workflow, result }),
-    notActionable: (why) => notActionable.inc({ why }),
+    notActionable: (reason) => notActionable.inc({ reason }),
     annotationProblem: (kind) => annotations.inc({ kind }),
     ignored: (why) => ignored.inc({ why }),
     observe(s) {

@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { createActivities } from '../activities/index.js';
 import { TransferSlotPool } from '../activities/slots.js';
 import { startHealthServers, type HealthServers } from '../controller/health.js';
+import { createProcessRegistry } from '../infra/build-info.js';
 import { KubeClient } from '../infra/kube-client.js';
 import { createLogger, type Logger } from '../infra/logger.js';
 import { createWorkerMetrics } from '../infra/metrics.js';
@@ -103,8 +104,7 @@ function buildActivities(cfg: WorkerConfig, registry: Registry): { activities: o
 export async function startWorker(cfg: WorkerConfig, logger?: Logger): Promise<RunningWorker> {
   const log = logger ?? createLogger({ component: 'worker', json: cfg.jsonLog, level: cfg.logLevel });
   installRuntime(log);
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tote_worker_' });
+  const registry = createProcessRegistry('worker');
   const built = buildActivities(cfg, registry);
   const connection = await NativeConnection.connect(cfg.temporal.connection);
   let servers: HealthServers | undefined;
