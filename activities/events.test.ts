@@ -1,5 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createEventActivities, eventMessage, TECHNICAL_DEBT, type EmitEventInput } from './events.js';
+import { TECHNICAL_DEBT } from '../common/technical-debt.js';
+import { createEventActivities, eventMessage, type EmitEventInput } from './events.js';
 import { fakeDeps, fakeKube } from './fake-deps.js';
 
 const pod = { namespace: 'shop', name: 'web-1' };

@@ -3,6 +3,7 @@
  * so every Warning says it is technical debt and every event names the workflow that emitted it.
  */
 import { cancellationSignal } from '@temporalio/activity';
+import { TECHNICAL_DEBT } from '../common/technical-debt.js';
 import type { ActivityDeps, CounterName, HistogramName } from './deps.js';
 import { mapFailures } from './failures.js';
 import type { EventReason, PodRef } from './types.js';
@@ -20,10 +21,6 @@ export interface EmitEventInput {
   /** Counters to increment besides the reason's own (e.g. `detected_failures` with the first event). */
   extraCounters?: CounterName[];
 }
-
-/** The sentence every Warning carries (docs/architecture.md). */
-export const TECHNICAL_DEBT =
-  'This is technical debt: rebuild the image and push it to a registry the cluster can pull from.';
 
 /** events.k8s.io caps `note` at 1 KiB; stay under it with room for the suffixes. */
 const MAX_MESSAGE = 1024;

@@ -1,5 +1,5 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { TECHNICAL_DEBT } from './events.js';
+import { TECHNICAL_DEBT } from '../common/technical-debt.js';
 import type { AgentEndpoint, ManifestPort, RunningPod } from './deps.js';
 import { fakeAgent, fakeConfig, fakeDeps, fakeKube } from './fake-deps.js';
 import { createScanActivities, lastCopyMessage } from './scan.js';

@@ -30,12 +30,8 @@ export interface EventRecorder {
   record(e: ControllerEvent): Promise<void>;
 }
 
-/**
- * The sentence every image Warning carries (docs/architecture.md).
- * MAINTENANCE: the same text as activities/events.ts TECHNICAL_DEBT (the controller may not import activities/).
- */
-export const TECHNICAL_DEBT =
-  'This is technical debt: rebuild the image and push it to a registry the cluster can pull from.';
+/** The sentence every image Warning carries, shared with the worker's events. */
+export { TECHNICAL_DEBT } from '../common/technical-debt.js';
 
 /** Name of the component in `reportingController`. */
 export const REPORTING_CONTROLLER = 'tote.dev/controller';
