@@ -1,6 +1,18 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { mapFailures, NON_RETRYABLE_TYPES, toFailure } from './failures.js';
+import { isRetryable, NON_RETRYABLE_TYPES } from '../common/failures.js';
+import * as options from '../workflows/activity-options.js';
+import {
+  agentUnavailable,
+  holdersUnreachable,
+  imageTooLarge,
+  invalidImageReference,
+  mapFailures,
+  noSourceNode,
+  optInWithdrawn,
+  sourceIncomplete,
+  toFailure,
+} from './failures.js';
 
 const http = (code: number): Error =>
   Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: '{}', headers: {} });
@@ -51,13 +63,37 @@ describe('toFailure', () => {
     expect(f.cause).toBe(cause);
   });
 
-  test('the typed failure types of the brief are all non-retryable', () => {
-    expect([...NON_RETRYABLE_TYPES].sort()).toEqual([
-      'ImageTooLarge',
-      'InvalidImageReference',
-      'NoSourceNode',
-      'OptInWithdrawn',
-    ]);
+  test('typed failures should be non-retryable exactly as common/failures.ts says', () => {
+    const made = [
+      imageTooLarge(2, 1),
+      noSourceNode('sha256:ab'),
+      optInWithdrawn('gone'),
+      invalidImageReference('x', 'why'),
+      sourceIncomplete('node-a'),
+      agentUnavailable('node-a'),
+      holdersUnreachable('sha256:ab', ['node-a']),
+      toFailure(new Error('socket hang up'), 'w') as ApplicationFailure,
+    ];
+    for (const f of made) {
+      expect({ type: f.type, nonRetryable: f.nonRetryable }).toEqual({
+        type: f.type,
+        nonRetryable: !isRetryable(f.type as Parameters<typeof isRetryable>[0]),
+      });
+    }
+    expect(made.filter((f) => f.nonRetryable).map((f) => f.type)).toEqual([...NON_RETRYABLE_TYPES]);
+  });
+
+  test("the workflows' retry policies stop at once on the non-retryable types of common/failures.ts", () => {
+    const policies = [
+      options.KUBE,
+      options.INVENTORY,
+      options.AGENT_CALL,
+      options.transferOptions(3),
+      options.PUSH,
+      options.REAP,
+      options.AGENT_OP,
+    ];
+    for (const p of policies) expect(p.retry?.nonRetryableErrorTypes).toEqual([...NON_RETRYABLE_TYPES]);
   });
 });
 

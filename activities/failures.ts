@@ -1,57 +1,52 @@
 /**
  * The one place where errors from Kubernetes, agents and HTTP become typed Temporal failures (docs/conventions.md, side effects).
- * Non-retryable types stop retries at once; everything else is retried by the activity's retry policy.
+ * Whether a typed failure is retryable comes from common/failures.ts, which the workflows' retry policies read
+ * too; non-retryable types stop retries at once, everything else is retried by the activity's retry policy.
  */
 import { ApplicationFailure, CancelledFailure, cancellationSignal } from '@temporalio/activity';
-import type { FailureType } from './types.js';
+import { isRetryable, type FailureType } from '../common/failures.js';
 
-/** Failure types that retrying cannot fix. MAINTENANCE: the workflows list them in `nonRetryableErrorTypes`. */
-export const NON_RETRYABLE_TYPES: readonly FailureType[] = [
-  'ImageTooLarge',
-  'NoSourceNode',
-  'OptInWithdrawn',
-  'InvalidImageReference',
-];
+/** A failure of a type of common/failures.ts, non-retryable when the table says so. */
+function typed(
+  type: FailureType,
+  message: string,
+  more: { details?: unknown[]; cause?: Error } = {},
+): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: !isRetryable(type), ...more });
+}
 
 /** The image is bigger than `--max-image-size`. */
 export function imageTooLarge(sizeBytes: number, maxBytes: number): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: 'ImageTooLarge',
-    message: `image is ${sizeBytes} bytes, over the limit of ${maxBytes} bytes (--max-image-size)`,
-    nonRetryable: true,
-    details: [{ sizeBytes, maxBytes }],
-  });
+  return typed(
+    'ImageTooLarge',
+    `image is ${sizeBytes} bytes, over the limit of ${maxBytes} bytes (--max-image-size)`,
+    { details: [{ sizeBytes, maxBytes }] },
+  );
 }
 
 /** No node holds a complete copy of the digest. */
 export function noSourceNode(digest: string, detail = ''): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: 'NoSourceNode',
-    message: `no node holds a complete copy of ${digest}${detail ? `: ${detail}` : ''}`,
-    nonRetryable: true,
-  });
+  return typed('NoSourceNode', `no node holds a complete copy of ${digest}${detail ? `: ${detail}` : ''}`);
 }
 
 /** The namespace or workload no longer opts in: tote must not act. */
 export function optInWithdrawn(reason: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'OptInWithdrawn', message: reason, nonRetryable: true });
+  return typed('OptInWithdrawn', reason);
 }
 
 /** A reference or digest that cannot be parsed. */
 export function invalidImageReference(ref: string, why: string): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: 'InvalidImageReference',
-    message: `invalid image reference "${ref}": ${why}`,
-    nonRetryable: true,
-  });
+  return typed('InvalidImageReference', `invalid image reference "${ref}": ${why}`);
+}
+
+/** The source holds an incomplete copy of the image: the workflow tries the next source. */
+export function sourceIncomplete(node: string): ApplicationFailure {
+  return typed('SourceIncomplete', `source ${node} holds an incomplete copy`);
 }
 
 /** The node has no ready agent (yet): retryable, the DaemonSet may still be rolling out. */
 export function agentUnavailable(node: string): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: 'AgentUnavailable',
-    message: `no ready tote agent on node ${node}`,
-  });
+  return typed('AgentUnavailable', `no ready tote agent on node ${node}`);
 }
 
 /**
@@ -60,11 +55,11 @@ export function agentUnavailable(node: string): ApplicationFailure {
  * seconds, and failing the salvage at once would be wrong.
  */
 export function holdersUnreachable(digest: string, nodes: string[]): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: 'HoldersUnreachable',
-    message: `no reachable agent holds a complete copy of ${digest}; the agents of its holders (${nodes.join(', ')}) do not answer`,
-    details: [{ nodes }],
-  });
+  return typed(
+    'HoldersUnreachable',
+    `no reachable agent holds a complete copy of ${digest}; the agents of its holders (${nodes.join(', ')}) do not answer`,
+    { details: [{ nodes }] },
+  );
 }
 
 /**
@@ -150,9 +145,7 @@ export function toFailure(err: unknown, what: string): Error {
   if (http !== undefined) return fromHttp(http, what, err);
   const grpc = grpcCode(err);
   if (grpc !== undefined && grpc !== GRPC.CANCELLED) return fromGrpc(grpc, what, err);
-  return ApplicationFailure.create({
-    type: 'TransientError',
-    message: `${what}: ${messageOf(err)}`,
+  return typed('TransientError', `${what}: ${messageOf(err)}`, {
     cause: err instanceof Error ? err : undefined,
   });
 }

@@ -13,7 +13,14 @@ import {
   log,
 } from '@temporalio/activity';
 import type { ActivityDeps, AgentEndpoint, ImportProgress } from './deps.js';
-import { holdersUnreachable, imageTooLarge, limitRetries, mapFailures, noSourceNode } from './failures.js';
+import {
+  holdersUnreachable,
+  imageTooLarge,
+  limitRetries,
+  mapFailures,
+  noSourceNode,
+  sourceIncomplete,
+} from './failures.js';
 import { locateInventory, type HolderSurveys } from './inventory.js';
 import { NoServingSourceError, SourcePicker } from './source-choice.js';
 import { TRANSFER_PROGRESS_SIGNAL } from './types.js';
@@ -138,10 +145,7 @@ async function importOnce(
     ),
   );
   if (!plan.complete) {
-    throw ApplicationFailure.nonRetryable(
-      `source ${source.node} holds an incomplete copy`,
-      'SourceIncomplete',
-    );
+    throw sourceIncomplete(source.node);
   }
   if (input.maxImageSizeBytes > 0 && plan.totalBytes > input.maxImageSizeBytes) {
     throw imageTooLarge(plan.totalBytes, input.maxImageSizeBytes);

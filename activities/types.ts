@@ -39,9 +39,6 @@ export type WebhookEvent =
   | 'pull_policy_always'
   | 'pull_policy_changed';
 
-/** Typed non-retryable failure types (activities/failures.ts raises them; workflows may raise them too). */
-export type FailureType = 'ImageTooLarge' | 'NoSourceNode' | 'OptInWithdrawn' | 'InvalidImageReference';
-
 /** What the worker's configuration and the namespace annotation say about one salvage. */
 export interface SalvagePolicy {
   /** `tote.dev/mode` on the namespace when valid, else the worker's `--mode`. */

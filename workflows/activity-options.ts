@@ -1,17 +1,12 @@
 /**
  * Timeouts and retry policies of every activity call, in one place. Typed non-retryable failures stop retries
- * at once. MAINTENANCE: keep `NON_RETRYABLE` in step with activities/failures.ts NON_RETRYABLE_TYPES.
+ * at once: the list is common/failures.ts's, the table the activities raise their failures from.
  */
 import type { ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_TYPES } from '../common/failures.js';
 
-/** Failure types that no retry can fix. */
-export const NON_RETRYABLE = [
-  'ImageTooLarge',
-  'NoSourceNode',
-  'OptInWithdrawn',
-  'InvalidImageReference',
-  'SourceIncomplete',
-];
+/** Failure types that no retry can fix (`nonRetryableErrorTypes` of every retry policy). */
+export const NON_RETRYABLE: string[] = [...NON_RETRYABLE_TYPES];
 
 /**
  * How soon a dead worker (or an activity task lost in a Temporal restart) is noticed: activities that may run
