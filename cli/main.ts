@@ -12,7 +12,10 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
     .version(versionLine(readBuildInfo()), '-V, --version', 'print the version of tote and exit')
     .showHelpAfterError('(run "tote --help" for usage)')
     .exitOverride();
-  await registerCommands(program, argv);
+  // `tote --version` loads no subcommand module: it answers at once, on any image, whatever else is broken.
+  const args = argv.slice(2);
+  if (args.length === 0 || !args.every((a) => a === '--version' || a === '-V'))
+    await registerCommands(program, argv);
   return program;
 }
 

@@ -94,6 +94,7 @@ test('given a healthy release seen by an admin, should check both ServiceAccount
     'agents',
     'agent/n1',
     'agent/n2',
+    'versions',
     'temporal',
     'task-queue',
     'search-attributes',
@@ -141,4 +142,43 @@ test('given a release without a controller Deployment, should fail that row only
     { kube: kube(routes), dial: async () => 1, connectTemporal: temporal() },
   );
   expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(['controller']);
+});
+
+test('given components of another version than doctor, should name each version and warn without failing', async () => {
+  const routes = { ...CLUSTER };
+  routes['/api/v1/namespaces/tote/pods'] = {
+    items: [
+      ['controller', 'tote-controller-1', '10.1.1.1'],
+      ['worker', 'tote-worker-1', '10.1.1.2'],
+      ['agent', 'tote-agent-a', '10.1.0.1'],
+      ['agent', 'tote-agent-b', '10.1.0.2'],
+    ].map(([component, name, ip]) => ({
+      metadata: { name, labels: labels(component as string) },
+      spec: { nodeName: 'n1', containers: [{ ports: [{ name: 'metrics', containerPort: 9090 }] }] },
+      status: { podIP: ip, conditions: [{ type: 'Ready', status: 'True' }] },
+    })),
+  };
+  const served: Record<string, string> = {
+    'http://10.1.1.1:9090/metrics': 'tote_build_info{version="0.2.0",component="controller"} 1\n',
+    'http://10.1.1.2:9090/metrics': 'tote_build_info{version="0.2.0",component="worker"} 1\n',
+    'http://10.1.0.1:9090/metrics': 'tote_build_info{version="0.1.0",component="agent"} 1\n',
+  };
+  const fetchText = async (url: string): Promise<string> => {
+    const body = served[url];
+    if (body === undefined) throw new Error('connect ECONNREFUSED');
+    return body;
+  };
+  const report = await runDoctor(
+    inCluster,
+    {},
+    { kube: kube(routes), dial: async () => 1, connectTemporal: temporal(), fetchText, version: '0.2.0' },
+  );
+  const row = report.checks.find((c) => c.name === 'versions');
+  expect(row).toMatchObject({
+    status: 'warn',
+    detail:
+      'doctor 0.2.0; 0.1.0: agent/tote-agent-a; unknown (connect ECONNREFUSED): agent/tote-agent-b; 0.2.0: controller/tote-controller-1, worker/tote-worker-1',
+  });
+  expect(row?.hint).toContain('components run 0.1.0, doctor runs 0.2.0');
+  expect(report.healthy).toBe(true);
 });

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { AgentClient } from '../infra/agent-client.js';
+import { readBuildInfo } from '../infra/build-info.js';
 import {
   agentsFromNodes,
   agentsFromPods,
@@ -38,10 +39,12 @@ import {
   fail,
   guard,
   toReport,
+  warn,
   type CheckResult,
   type DoctorReport,
 } from '../infra/doctor-report.js';
 import { temporalChecks, type ServiceConnection } from '../infra/doctor-temporal.js';
+import { checkVersions, fetchText, versionTargets, type TextFetch } from '../infra/doctor-versions.js';
 import { loadKubeHttp } from '../infra/kube-http.js';
 import type { AgentDialOptions } from './agent-port.js';
 import type { DoctorConfig } from './doctor-config.js';
@@ -62,6 +65,10 @@ export interface DoctorDeps {
   connectTemporal?: () => Promise<ServiceConnection & { close(): Promise<void> }>;
   dial?: AgentDial;
   probe?: HttpProbe;
+  /** Reads a component's /metrics (for `tote_build_info`). */
+  fetchText?: TextFetch;
+  /** Doctor's own version. @default package.json's */
+  version?: string;
 }
 
 /** The command line of the container's main process: the worker's flags when doctor runs in its pod. */
@@ -167,6 +174,21 @@ async function agentRows(ctx: Ctx): Promise<CheckResult[]> {
   return [summary, ...rows.flat()];
 }
 
+async function versionRow(ctx: Ctx, deps: DoctorDeps): Promise<CheckResult> {
+  const own = deps.version ?? readBuildInfo().version;
+  let targets;
+  try {
+    targets = await deadline(versionTargets(ctx.kube, ctx.scope), ctx.cfg.timeoutMs);
+  } catch (err) {
+    return warn(
+      'versions',
+      `doctor ${own}; the release's pods cannot be listed: ${errorLine(err)}`,
+      KUBE_HINT,
+    );
+  }
+  return checkVersions(targets, deps.fetchText ?? fetchText(ctx.cfg.timeoutMs), own);
+}
+
 function subjectsOf(workloads: Ctx['workloads'], namespace: string): Subject[] {
   if (!Array.isArray(workloads)) return [];
   return workloads
@@ -205,6 +227,8 @@ async function kubeRows(cfg: DoctorConfig, deps: DoctorDeps, kube: KubeReader): 
     componentRow(ctx, 'worker', cfg.workerUrl),
     // Listing, probing and dialling each get their own deadline inside.
     guard({ name: 'agents', timeoutMs: 3 * ms, hint: agentHint(ctx, '<node>') }, () => agentRows(ctx)),
+    // Listing, then every /metrics at once with its own deadline.
+    guard({ name: 'versions', timeoutMs: 3 * ms, hint: 'see the rows above' }, () => versionRow(ctx, deps)),
   ]);
   return [access.result, ...rows.flat()];
 }
