@@ -8,7 +8,7 @@
  * worker cap but agents that stream one session at a time, sources refuse extra sessions (RESOURCE_EXHAUSTED) and
  * the transfers move to other holders or wait. Either way every target ends with the image, received once.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { listImages } from '../harness/containerd.js';
 import { AUTO_SALVAGE, awaitSalvages, salvageRecordsOf, scrapeSum, wireBytes } from '../harness/fanout.js';
@@ -120,8 +120,14 @@ async function salvageFleet({ sb, kc, stack, client }: Env): Promise<string[]> {
       { timeoutMs: 360_000, intervalMs: 500 },
     );
   }
+  const ran = Date.now();
+  // The second replica on each node joins its node's salvage (podJoined) and is restarted with the first.
+  const joined = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: NS })).items.filter(
+    (e) => e.reason === 'ImageSalvageJoined' && e.note?.includes(img.digest),
+  );
+  console.log(`fan-out: ${joined.length} pods joined a running salvage`);
   console.log(
-    `fan-out: ${TARGETS.length * REPLICAS} pods Running ${((Date.now() - started) / 1000).toFixed(1)} s after the Deployments were applied`,
+    `fan-out: ${TARGETS.length * REPLICAS} pods Running ${((ran - started) / 1000).toFixed(1)} s after the Deployments were applied`,
   );
   return sources;
 }
