@@ -5,7 +5,11 @@ import {
   annotationValue,
   apiGroupOf,
   booleanOf,
+  FOLLOWED_KINDS,
+  followedKind,
   modeOf,
+  OWNER_KINDS,
+  ownerApiPath,
   ownersToFollow,
   parentsToFollow,
   workloadVote,
@@ -140,6 +144,33 @@ describe('ownersToFollow and parentsToFollow', () => {
     ['a CronJob (the second level)', obj('CronJob', 'c', undefined, ref('CronJob', 'x')), []],
   ])('given %s, should follow its parents %p', (_name, owner, want) => {
     expect(parentsToFollow(owner).map((r) => r.name)).toEqual(want);
+  });
+});
+
+describe('FOLLOWED_KINDS', () => {
+  it('should hold the four first-level owner kinds and the parents they name, the parents last', () => {
+    expect(OWNER_KINDS).toEqual(['ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job']);
+    const parents = OWNER_KINDS.flatMap((k) => FOLLOWED_KINDS[k].parents);
+    expect(parents).toEqual(['Deployment', 'CronJob']);
+    expect(parents.map((k) => followedKind(k)?.level)).toEqual([2, 2]);
+  });
+
+  it.each([
+    ['ReplicaSet', '/apis/apps/v1/namespaces/shop/replicasets/web-1'],
+    ['Deployment', '/apis/apps/v1/namespaces/shop/deployments/web-1'],
+    ['StatefulSet', '/apis/apps/v1/namespaces/shop/statefulsets/web-1'],
+    ['DaemonSet', '/apis/apps/v1/namespaces/shop/daemonsets/web-1'],
+    ['Job', '/apis/batch/v1/namespaces/shop/jobs/web-1'],
+    ['CronJob', '/apis/batch/v1/namespaces/shop/cronjobs/web-1'],
+  ])('given a %s, ownerApiPath should give its REST path', (kind, path) => {
+    expect(ownerApiPath(kind, 'shop', 'web-1')).toBe(path);
+  });
+
+  it('given another kind or an odd name, ownerApiPath should refuse it or encode the name', () => {
+    expect(ownerApiPath('Rollout', 'shop', 'r')).toBeUndefined();
+    expect(ownerApiPath('toString', 'shop', 'r')).toBeUndefined();
+    expect(followedKind('constructor')).toBeUndefined();
+    expect(ownerApiPath('Job', 'a b', 'x/y')).toBe('/apis/batch/v1/namespaces/a%20b/jobs/x%2Fy');
   });
 });
 

@@ -91,20 +91,60 @@ export interface FetchedObject {
   readonly metadata?: MetaLike;
 }
 
+/** One kind the opt-in reads: where it sits in the chain, its API group and version, and its REST resource. */
+export interface FollowedKindInfo {
+  /** 1: may own a pod; 2: a parent of a first-level owner (the last level read). */
+  readonly level: 1 | 2;
+  readonly group: string;
+  readonly version: string;
+  /** Plural resource name in the REST path. */
+  readonly resource: string;
+  /** Kinds followed one level further (first level only). */
+  readonly parents: readonly string[];
+}
+
 /**
- * Owner kinds the opt-in follows, with their API group and the parent kinds followed one level further:
- * ReplicaSet → Deployment and Job → CronJob. MAINTENANCE: docs/cli-reference.md (annotations) lists them.
+ * Every kind the opt-in reads, the one table the controller's owner fetcher and the worker's `getOwner` read
+ * too: the pod's owners of the `apps`/`batch` groups, and the parents followed one level further, ReplicaSet →
+ * Deployment and Job → CronJob. MAINTENANCE: docs/cli-reference.md (annotations) lists them.
  */
-export const OWNER_KINDS: Readonly<Record<string, { group: string; parents: readonly string[] }>> = {
-  ReplicaSet: { group: 'apps', parents: ['Deployment'] },
-  StatefulSet: { group: 'apps', parents: [] },
-  DaemonSet: { group: 'apps', parents: [] },
-  Job: { group: 'batch', parents: ['CronJob'] },
-};
-const PARENT_GROUPS: Readonly<Record<string, string>> = { Deployment: 'apps', CronJob: 'batch' };
+export const FOLLOWED_KINDS = {
+  ReplicaSet: { level: 1, group: 'apps', version: 'v1', resource: 'replicasets', parents: ['Deployment'] },
+  StatefulSet: { level: 1, group: 'apps', version: 'v1', resource: 'statefulsets', parents: [] },
+  DaemonSet: { level: 1, group: 'apps', version: 'v1', resource: 'daemonsets', parents: [] },
+  Job: { level: 1, group: 'batch', version: 'v1', resource: 'jobs', parents: ['CronJob'] },
+  Deployment: { level: 2, group: 'apps', version: 'v1', resource: 'deployments', parents: [] },
+  CronJob: { level: 2, group: 'batch', version: 'v1', resource: 'cronjobs', parents: [] },
+} as const satisfies Record<string, FollowedKindInfo>;
+
+/** One of {@link FOLLOWED_KINDS}. */
+export type FollowedKind = keyof typeof FOLLOWED_KINDS;
+
+/** True for a kind of {@link FOLLOWED_KINDS}. */
+export function isFollowedKind(kind: string): kind is FollowedKind {
+  return Object.hasOwn(FOLLOWED_KINDS, kind);
+}
+
+/** The entry of `kind` in {@link FOLLOWED_KINDS}; undefined for any other kind. */
+export function followedKind(kind: string): FollowedKindInfo | undefined {
+  return isFollowedKind(kind) ? FOLLOWED_KINDS[kind] : undefined;
+}
+
+/** The first-level kinds: those whose ownership of a pod counts. */
+export const OWNER_KINDS: readonly FollowedKind[] = (Object.keys(FOLLOWED_KINDS) as FollowedKind[]).filter(
+  (k) => FOLLOWED_KINDS[k].level === 1,
+);
 
 /** How many owner levels above the pod count: the parents of {@link OWNER_KINDS} are the last. */
 export const OWNER_LEVELS = 2;
+
+/** The REST path of an object of a followed kind, e.g. `/apis/apps/v1/namespaces/shop/replicasets/web-1`. */
+export function ownerApiPath(kind: string, namespace: string, name: string): string | undefined {
+  const k = followedKind(kind);
+  if (!k) return undefined;
+  const ns = encodeURIComponent(namespace);
+  return `/apis/${k.group}/${k.version}/namespaces/${ns}/${k.resource}/${encodeURIComponent(name)}`;
+}
 
 /** The API group of an `apiVersion`: `apps` for `apps/v1`, `` for the core `v1`. */
 export function apiGroupOf(apiVersion: string): string {
@@ -124,7 +164,10 @@ function ofGroup(ref: OwnerRefLike, group: string | undefined): boolean {
 export function ownersToFollow<R extends OwnerRefLike>(pod: {
   readonly ownerReferences?: readonly R[];
 }): R[] {
-  return (pod.ownerReferences ?? []).filter((r) => ofGroup(r, OWNER_KINDS[r.kind]?.group));
+  return (pod.ownerReferences ?? []).filter((r) => {
+    const k = followedKind(r.kind);
+    return k?.level === 1 && ofGroup(r, k.group);
+  });
 }
 
 /**
@@ -135,9 +178,9 @@ export function parentsToFollow<R extends OwnerRefLike>(owner: {
   readonly kind: string;
   readonly metadata?: { readonly ownerReferences?: readonly R[] };
 }): R[] {
-  const parents = OWNER_KINDS[owner.kind]?.parents ?? [];
+  const parents = followedKind(owner.kind)?.parents ?? [];
   return (owner.metadata?.ownerReferences ?? []).filter(
-    (r) => parents.includes(r.kind) && ofGroup(r, PARENT_GROUPS[r.kind]),
+    (r) => parents.includes(r.kind) && ofGroup(r, followedKind(r.kind)?.group),
   );
 }
 

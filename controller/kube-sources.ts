@@ -2,6 +2,7 @@
  * The controller's Kubernetes I/O over infra/kube-http.ts: list/watch sources for the informers and the owner
  * fetcher. Lists are parsed as plain JSON (no model classes) and slimmed at once by the informer.
  */
+import { ownerApiPath } from '../common/opt-in.js';
 import type { KubeHttp } from '../infra/kube-http.js';
 import type { ListPage, ListWatchSource, WatchHandle } from './informer.js';
 import type { OwnerKey } from './opt-in.js';
@@ -43,25 +44,12 @@ export const NAMESPACES_PATH = '/api/v1/namespaces';
 /** Nodes (for `status.images`). */
 export const NODES_PATH = '/api/v1/nodes';
 
-/** REST paths of the owner kinds opt-in follows. */
-const OWNER_PATHS: Readonly<Record<string, string>> = {
-  ReplicaSet: '/apis/apps/v1/namespaces/{ns}/replicasets/{name}',
-  Deployment: '/apis/apps/v1/namespaces/{ns}/deployments/{name}',
-  StatefulSet: '/apis/apps/v1/namespaces/{ns}/statefulsets/{name}',
-  DaemonSet: '/apis/apps/v1/namespaces/{ns}/daemonsets/{name}',
-  Job: '/apis/batch/v1/namespaces/{ns}/jobs/{name}',
-  CronJob: '/apis/batch/v1/namespaces/{ns}/cronjobs/{name}',
-};
-
-/** Reads owners of the kinds opt-in follows; null when the owner is gone (404) or of an unknown kind. */
+/** Reads owners of the kinds opt-in follows (common/opt-in.ts FOLLOWED_KINDS); null when the owner is gone (404) or of an unknown kind. */
 export function kubeOwnerFetcher(kube: KubeHttp): OwnerFetcher {
   return {
     async fetch(key: OwnerKey): Promise<OwnerObject | null> {
-      const template = OWNER_PATHS[key.kind];
-      if (!template) return null;
-      const p = template
-        .replace('{ns}', encodeURIComponent(key.namespace))
-        .replace('{name}', encodeURIComponent(key.name));
+      const p = ownerApiPath(key.kind, key.namespace, key.name);
+      if (!p) return null;
       const obj = await kube.get<{ metadata?: ObjectMeta }>(p);
       return obj ? { kind: key.kind, metadata: obj.metadata } : null;
     },

@@ -18,6 +18,7 @@ import {
   type KubeConfig,
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
+import { isFollowedKind, type FollowedKind } from '../common/opt-in.js';
 import { listRunningPods, type RunningPodInfo } from './running-pods.js';
 
 /** SalvageRecord coordinates. MAINTENANCE: charts/tote/crds/salvagerecords.tote.dev.yaml. */
@@ -143,11 +144,11 @@ export class KubeClient {
     return p && meta(p.metadata);
   }
 
-  /** An owner's metadata (apps/v1 and batch/v1 kinds), or null when gone or of another kind. */
+  /** An owner's metadata (the kinds of common/opt-in.ts FOLLOWED_KINDS), or null when gone or of another kind. */
   async getOwner(namespace: string, owner: OwnerRef, o: Signal = {}): Promise<Meta | null> {
     const req = { namespace, name: owner.name };
     const opt = callOptions(o.signal);
-    const readers: Record<string, () => Promise<{ metadata?: V1ObjectMeta }>> = {
+    const readers: Record<FollowedKind, () => Promise<{ metadata?: V1ObjectMeta }>> = {
       ReplicaSet: () => this.apps.readNamespacedReplicaSet(req, opt),
       Deployment: () => this.apps.readNamespacedDeployment(req, opt),
       StatefulSet: () => this.apps.readNamespacedStatefulSet(req, opt),
@@ -155,8 +156,8 @@ export class KubeClient {
       Job: () => this.batch.readNamespacedJob(req, opt),
       CronJob: () => this.batch.readNamespacedCronJob(req, opt),
     };
+    if (!isFollowedKind(owner.kind)) return null;
     const read = readers[owner.kind];
-    if (!read) return null;
     const obj = await tolerate(read(), null);
     return obj && meta(obj.metadata);
   }
