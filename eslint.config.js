@@ -46,6 +46,15 @@ export default tseslint.config(
     },
   },
   {
+    // A promise nobody awaits loses its error; an async callback where a void one is expected does the same.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['common/**/*.ts'],
     rules: ban(
       ...nodeBuiltins,
