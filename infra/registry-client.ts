@@ -2,8 +2,11 @@
  * Tag resolution through the OCI distribution (registry v2) API, for `--registry-resolve`: a HEAD of the
  * manifest answers the digest in `Docker-Content-Digest`. Anonymous pulls only, with the bearer-token dance a
  * 401 asks for (Docker Hub, GHCR, Quay): tote resolves public tags; private registries need the agents' records.
+ * Every request has a timeout (`--registry-resolve-timeout`); HTTPS is always verified, against the public roots
+ * plus the CAs of `--registry-resolve-ca` when given.
  */
 import { canonicalName, parseImageReference } from '../common/image-ref.js';
+import { fetchTrusting } from './https-fetch.js';
 
 /** Every manifest type a resolution must accept, or the registry may convert the manifest (and its digest). */
 const ACCEPT = [
@@ -17,10 +20,17 @@ const ACCEPT = [
 export interface RegistryResolverOptions {
   /** Plain HTTP (`--registry-resolve-insecure`). @default false */
   insecure?: boolean;
-  /** Per-request timeout. @default 5000 */
+  /** Per-request timeout (`--registry-resolve-timeout`). @default 5000 */
   timeoutMs?: number;
-  /** @default globalThis.fetch */
+  /** PEM CA certificates trusted besides the public roots (`--registry-resolve-ca`). */
+  ca?: readonly string[];
+  /** @default globalThis.fetch, or {@link fetchTrusting} with `ca` */
   fetch?: typeof fetch;
+}
+
+/** A registry (or its token endpoint) that did not answer within the timeout. */
+export class RegistryTimeoutError extends Error {
+  override name = 'RegistryTimeoutError';
 }
 
 /** `Bearer realm="…",service="…",scope="…"` → its parameters. */
@@ -38,20 +48,35 @@ function apiHost(registry: string): string {
 export function createRegistryResolver(opts: RegistryResolverOptions = {}): {
   resolveTag(ref: string, o?: { signal?: AbortSignal }): Promise<string | null>;
 } {
-  const doFetch = opts.fetch ?? globalThis.fetch;
+  const doFetch = opts.fetch ?? (opts.ca?.length ? fetchTrusting({ ca: opts.ca }) : globalThis.fetch);
   const scheme = opts.insecure ? 'http' : 'https';
   const timeoutMs = opts.timeoutMs ?? 5000;
-  const signalOf = (s?: AbortSignal): AbortSignal =>
-    s ? AbortSignal.any([s, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
 
-  async function token(challenge: Record<string, string>, signal?: AbortSignal): Promise<string> {
+  /** Runs one request (and the read of its body) under the timeout; the caller's abort is not a timeout. */
+  async function timed<T>(
+    origin: string,
+    caller: AbortSignal | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    try {
+      return await fn(caller ? AbortSignal.any([caller, timeout]) : timeout);
+    } catch (err) {
+      if (!timeout.aborted || caller?.aborted) throw err;
+      throw new RegistryTimeoutError(`${origin}: no answer within ${timeoutMs} ms`, { cause: err });
+    }
+  }
+
+  function token(challenge: Record<string, string>, caller?: AbortSignal): Promise<string> {
     const url = new URL(challenge.realm ?? '');
     if (challenge.service) url.searchParams.set('service', challenge.service);
     if (challenge.scope) url.searchParams.set('scope', challenge.scope);
-    const res = await doFetch(url, { signal: signalOf(signal) });
-    if (!res.ok) throw new Error(`token endpoint ${url.origin} answered ${res.status}`);
-    const body = (await res.json()) as { token?: string; access_token?: string };
-    return body.token ?? body.access_token ?? '';
+    return timed(`token endpoint ${url.origin}`, caller, async (signal) => {
+      const res = await doFetch(url, { signal });
+      if (!res.ok) throw new Error(`token endpoint ${url.origin} answered ${res.status}`);
+      const body = (await res.json()) as { token?: string; access_token?: string };
+      return body.token ?? body.access_token ?? '';
+    });
   }
 
   return {
@@ -62,11 +87,13 @@ export function createRegistryResolver(opts: RegistryResolverOptions = {}): {
       if (digest) return digest;
       const url = `${scheme}://${apiHost(registry)}/v2/${repository}/manifests/${tag ?? 'latest'}`;
       const head = (auth?: string): Promise<Response> =>
-        doFetch(url, {
-          method: 'HEAD',
-          headers: { accept: ACCEPT, ...(auth ? { authorization: auth } : {}) },
-          signal: signalOf(o.signal),
-        });
+        timed(`registry ${new URL(url).origin}`, o.signal, (signal) =>
+          doFetch(url, {
+            method: 'HEAD',
+            headers: { accept: ACCEPT, ...(auth ? { authorization: auth } : {}) },
+            signal,
+          }),
+        );
       let res = await head();
       const challenge = res.status === 401 ? parseChallenge(res.headers.get('www-authenticate')) : undefined;
       if (challenge) res = await head(`Bearer ${await token(challenge, o.signal)}`);

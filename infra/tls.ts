@@ -82,3 +82,22 @@ export function certificateCN(certFile: string): string | undefined {
   const subject = new X509Certificate(readFileSync(certFile)).subject;
   return /^CN=(.*)$/m.exec(subject)?.[1];
 }
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/**
+ * The certificates of a PEM bundle file (a CA to trust, e.g. `--registry-resolve-ca`), each checked to parse;
+ * throws when the file is unreadable, holds no certificate or a broken one.
+ */
+export function readCaBundle(file: string): string[] {
+  const pems = readFileSync(file, 'utf8').match(PEM_CERT) ?? [];
+  if (pems.length === 0) throw new Error('no PEM certificate in it');
+  pems.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new Error(`certificate ${i + 1} does not parse: ${(err as Error).message}`, { cause: err });
+    }
+  });
+  return pems;
+}

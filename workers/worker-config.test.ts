@@ -1,3 +1,7 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createCA } from '../test/harness/pki.js';
 import { envName, parseWorkerConfig, WorkerConfigError } from './worker-config.js';
 
 const dev = { insecurePlaintext: true } as const;
@@ -70,6 +74,68 @@ describe('parseWorkerConfig', () => {
   ])('given %j, should stop with a message naming the flag', (flags, message) => {
     expect(() => parseWorkerConfig({ ...dev, ...flags }, {})).toThrow(WorkerConfigError);
     expect(() => parseWorkerConfig({ ...dev, ...flags }, {})).toThrow(message);
+  });
+
+  test('given no registry resolution options, should time requests out after 5 s and trust the public roots only', () => {
+    const c = parseWorkerConfig(dev, {});
+    expect(c.registryResolveTimeoutMs).toBe(5000);
+    expect(c.registryResolveCa).toBeUndefined();
+  });
+
+  test('given a registry resolution timeout by flag or environment, should use it, the flag first', () => {
+    expect(parseWorkerConfig({ ...dev, registryResolveTimeout: '1m30s' }, {}).registryResolveTimeoutMs).toBe(
+      90_000,
+    );
+    expect(
+      parseWorkerConfig({ ...dev }, { TOTE_REGISTRY_RESOLVE_TIMEOUT: '750ms' }).registryResolveTimeoutMs,
+    ).toBe(750);
+    expect(
+      parseWorkerConfig({ ...dev, registryResolveTimeout: '2s' }, { TOTE_REGISTRY_RESOLVE_TIMEOUT: '9s' })
+        .registryResolveTimeoutMs,
+    ).toBe(2000);
+  });
+
+  test.each(['soon', '5', '0s', '-5s'])(
+    'given the registry resolution timeout %j, should stop with a message naming the flag',
+    (value) => {
+      const parse = (): unknown => parseWorkerConfig({ ...dev, registryResolveTimeout: value }, {});
+      expect(parse).toThrow(WorkerConfigError);
+      expect(parse).toThrow(`--registry-resolve-timeout: invalid value ${JSON.stringify(value)}`);
+    },
+  );
+
+  describe('--registry-resolve-ca', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tote-worker-ca-'));
+    const file = (name: string, text: string): string => {
+      const p = path.join(dir, name);
+      writeFileSync(p, text);
+      return p;
+    };
+
+    test('given a PEM bundle of two CAs, should read both certificates at start', () => {
+      const [a, b] = [createCA(path.join(dir, 'a'), 'ca-a'), createCA(path.join(dir, 'b'), 'ca-b')];
+      const pems = [readFileSync(a.cert, 'utf8'), readFileSync(b.cert, 'utf8')];
+      const bundle = file('bundle.pem', `# two roots\n${pems.join('\n')}`);
+      const c = parseWorkerConfig({ ...dev, registryResolveCa: bundle }, {});
+      expect(c.registryResolveCa).toEqual(pems.map((p) => p.trim()));
+      expect(parseWorkerConfig(dev, { TOTE_REGISTRY_RESOLVE_CA: bundle }).registryResolveCa).toHaveLength(2);
+    });
+
+    test.each([
+      ['a missing file', () => path.join(dir, 'absent.pem'), 'a readable file'],
+      ['a file without a certificate', () => file('empty.pem', 'not a certificate\n'), 'no PEM certificate'],
+      [
+        'a broken certificate',
+        () => file('broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
+        'certificate 1 does not parse',
+      ],
+    ])('given %s, should stop with a message naming the flag', (_, make, reason) => {
+      const ca = make();
+      const parse = (): unknown => parseWorkerConfig({ ...dev, registryResolveCa: ca }, {});
+      expect(parse).toThrow(WorkerConfigError);
+      expect(parse).toThrow(`--registry-resolve-ca: invalid value ${JSON.stringify(ca)}`);
+      expect(parse).toThrow(reason);
+    });
   });
 
   test('given neither agent TLS files nor plaintext, should refuse to start', () => {

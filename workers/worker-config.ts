@@ -16,6 +16,7 @@ import {
   type FlagReader,
   type TemporalSection,
 } from '../infra/flags.js';
+import { readCaBundle } from '../infra/tls.js';
 import type { AgentDialOptions } from './agent-port.js';
 import type { ScanScheduleConfig } from './scan-schedule.js';
 
@@ -73,6 +74,16 @@ export const WORKER_FLAGS = {
   insecurePlaintext: ['--insecure-plaintext', 'false', 'talk to agents without TLS (development only)'],
   registryResolve: ['--registry-resolve', 'false', 'allow tag resolution through the registry v2 API'],
   registryResolveInsecure: ['--registry-resolve-insecure', 'false', 'plain HTTP for registry resolution'],
+  registryResolveTimeout: [
+    '--registry-resolve-timeout',
+    '5s',
+    'timeout of each request to a registry when resolving a tag (Go duration)',
+  ],
+  registryResolveCa: [
+    '--registry-resolve-ca',
+    undefined,
+    'PEM bundle of CAs trusted besides the public roots for registry HTTPS when resolving a tag',
+  ],
   pullPolicyRemedy: [
     '--pull-policy-remedy',
     'false',
@@ -131,6 +142,10 @@ export interface WorkerConfig {
   /** The scheduled last-copy scan; absent when `--scan-interval` is unset (off). */
   scan?: ScanScheduleConfig;
   registryResolveInsecure: boolean;
+  /** Timeout of each request of a tag resolution (`--registry-resolve-timeout`). */
+  registryResolveTimeoutMs: number;
+  /** PEM certificates of `--registry-resolve-ca`, read and checked at start; undefined: public roots only. */
+  registryResolveCa?: string[];
   kubeconfig?: string;
   metrics: { host: string; port: number };
   healthPort: number;
@@ -176,6 +191,17 @@ function backup(f: Flags): ActivityConfig['backup'] {
     insecure: f.bool('backupRegistryInsecure'),
     ...(s ? { secret: { namespace: ns ?? '', name: name ?? '' } } : {}),
   };
+}
+
+/** The certificates of a CA bundle flag, read now: a missing, unreadable or broken file stops the start. */
+function caBundle(f: Flags, key: WorkerFlag): string[] | undefined {
+  const file = f.readable(key);
+  if (file === undefined) return undefined;
+  try {
+    return readCaBundle(file);
+  } catch (err) {
+    throw f.bad(key, file, `a PEM file of CA certificates (${(err as Error).message})`);
+  }
 }
 
 function scanSchedule(f: Flags): ScanScheduleConfig | undefined {
@@ -250,6 +276,8 @@ export function parseWorkerConfig(
     reapIntervalMs: f.duration('reapInterval'),
     scan: scanSchedule(f),
     registryResolveInsecure: f.bool('registryResolveInsecure'),
+    registryResolveTimeoutMs: f.duration('registryResolveTimeout'),
+    registryResolveCa: caBundle(f, 'registryResolveCa'),
     kubeconfig: f.readable('kubeconfig'),
     metrics: f.hostPort('metricsAddr'),
     healthPort: f.port('healthPort'),

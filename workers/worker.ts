@@ -89,7 +89,11 @@ function buildActivities(cfg: WorkerConfig, registry: Registry): { activities: o
     agent,
     http: createWebhookPoster(),
     registry: cfg.activities.registryResolve
-      ? createRegistryResolver({ insecure: cfg.registryResolveInsecure })
+      ? createRegistryResolver({
+          insecure: cfg.registryResolveInsecure,
+          timeoutMs: cfg.registryResolveTimeoutMs,
+          ca: cfg.registryResolveCa,
+        })
       : undefined,
     manifests: new RegistryHead(),
     clock: { now: () => new Date() },
