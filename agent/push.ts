@@ -12,6 +12,8 @@ import { readSmallBlob, walkImage, type ImageGraph } from './walk.js';
 export interface PushDeps {
   store: Store;
   metrics: AgentMetrics;
+  /** PEM CAs trusted besides the public roots for the registry's HTTPS (`--backup-registry-ca`). */
+  registryCa?: readonly string[];
 }
 
 /** Blobs uploaded at once. */
@@ -183,7 +185,10 @@ export async function runPush(
   const ref = target(req);
   const graph = await localImage(deps.store, req.digest);
   const creds = req.credentials ?? {};
-  const reg = new RegistryHttp(ref.registry, ref.repository, creds, req.insecure);
+  const reg = new RegistryHttp(ref.registry, ref.repository, creds, {
+    insecure: req.insecure,
+    ca: deps.registryCa,
+  });
   reg.signal = signal;
   const push = new Push({ deps, reg, ref, emit, graph });
   const manifests = [...graph.parents.keys()];

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { once } from 'node:events';
 import { status } from '@grpc/grpc-js';
 import { AgentError } from './errors.js';
@@ -48,20 +49,24 @@ function parseChallenge(header: string): { scheme: string; params: Record<string
 /**
  * HTTP client for one registry and one repository, with the Docker token protocol: a 401 challenge is answered
  * with Basic credentials or a Bearer token from the realm, then the request is re-sent once. TLS is verified
- * unless `insecure` (plain HTTP) is asked for; extra CAs come from NODE_EXTRA_CA_CERTS.
+ * unless `insecure` (plain HTTP) is asked for; `ca` (`--backup-registry-ca`) adds CAs to the public roots, for the
+ * registry and its token server alike.
  */
 export class RegistryHttp {
   private authorization: string | undefined;
   readonly base: URL;
   /** Aborts every request when the caller gives up: a registry that never answers must not hold the push. */
   signal?: AbortSignal;
+  /** The trusted roots when extra CAs are given; undefined: Node's default store. */
+  private readonly ca: string[] | undefined;
 
   constructor(
     host: string,
     private readonly repository: string,
     private readonly creds: RegistryCredentials,
-    insecure: boolean,
+    { insecure, ca }: { insecure: boolean; ca?: readonly string[] },
   ) {
+    this.ca = ca?.length ? [...rootCertificates, ...ca] : undefined;
     this.base = new URL(
       `${insecure ? 'http' : 'https'}://${host === 'docker.io' ? 'registry-1.docker.io' : host}`,
     );
@@ -120,7 +125,7 @@ export class RegistryHttp {
     const scopes = new Set([params.scope ?? `repository:${this.repository}:pull,push`, ...extraScopes]);
     for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = basic ? { authorization: basic } : {};
-    const res = await request(url, { method: 'GET', headers, signal: this.signal });
+    const res = await request(url, { method: 'GET', headers, signal: this.signal, ca: this.ca });
     if (res.status !== 200) {
       throw new AgentError(
         status.UNAUTHENTICATED,
@@ -139,7 +144,7 @@ export class RegistryHttp {
     // Credentials go only to the registry itself, never to another host a Location points at.
     if (this.authorization && url.host === this.base.host) headers.authorization = this.authorization;
     if (req.contentLength !== undefined) headers['content-length'] = String(req.contentLength);
-    return request(url, { method: req.method, headers, body: req.body, signal: this.signal });
+    return request(url, { method: req.method, headers, body: req.body, signal: this.signal, ca: this.ca });
   }
 }
 
@@ -182,10 +187,13 @@ async function writeBody(req: http.ClientRequest, body: Body | undefined): Promi
 /** One HTTP(S) exchange; streams the body with backpressure and keeps at most 4 MiB of the answer. */
 async function request(
   url: URL,
-  opts: { method: string; headers: Record<string, string>; body?: Body; signal?: AbortSignal },
+  opts: { method: string; headers: Record<string, string>; body?: Body; signal?: AbortSignal; ca?: string[] },
 ): Promise<RegistryResponse> {
-  const mod = url.protocol === 'https:' ? https : http;
-  const req = mod.request(url, { method: opts.method, headers: opts.headers, signal: opts.signal });
+  const base = { method: opts.method, headers: opts.headers, signal: opts.signal };
+  const req =
+    url.protocol === 'https:'
+      ? https.request(url, opts.ca ? { ...base, ca: opts.ca } : base)
+      : http.request(url, base);
   const answered = once(req, 'response') as Promise<[http.IncomingMessage]>;
   answered.catch(() => undefined);
   try {

@@ -18,6 +18,7 @@ const HELP: Record<keyof typeof FLAGS, string> = {
   maxImageSize: 'largest image imported, e.g. 10Gi',
   chunkSize: 'largest chunk of a blob stream, e.g. 1Mi',
   maxUploadRate: 'bytes per second this node serves to peers, all exports together, e.g. 64Mi (0: unlimited)',
+  backupRegistryCa: 'PEM bundle of CAs trusted besides the public roots for the backup registry (pushes)',
   jsonLog: 'log JSON lines (false: human-readable)',
 };
 

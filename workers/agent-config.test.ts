@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createCA } from '../test/harness/pki.js';
 import { ConfigError, parseAgentConfig, parseSize } from './agent-config.js';
 
 const base = { nodeName: 'node-a', insecureDev: true };
@@ -18,6 +19,7 @@ test('defaults: k8s.io namespace, the chart ports, 3 MiB chunks, 10 GiB images',
     maxUploadRate: 0,
     insecureDev: true,
     tls: undefined,
+    backupRegistryCa: undefined,
   });
 });
 
@@ -123,4 +125,28 @@ test('--max-upload-rate: a size per second, 0 unlimited, env TOTE_MAX_UPLOAD_RAT
   expect(() => parseAgentConfig({ ...base, maxUploadRate: '-5Mi' }, {})).toThrow(
     /--max-upload-rate: invalid value "-5Mi"; accepted: bytes per second/,
   );
+});
+
+describe('--backup-registry-ca', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tote-agent-ca-'));
+
+  test('given a PEM CA file by flag or TOTE_BACKUP_REGISTRY_CA, should read its certificate at start', () => {
+    const ca = createCA(path.join(dir, 'ca'), 'backup-ca');
+    const pem = readFileSync(ca.cert, 'utf8').trim();
+    expect(parseAgentConfig({ ...base, backupRegistryCa: ca.cert }, {}).backupRegistryCa).toEqual([pem]);
+    expect(parseAgentConfig(base, { TOTE_BACKUP_REGISTRY_CA: ca.cert }).backupRegistryCa).toEqual([pem]);
+  });
+
+  test('given a missing file or one without a certificate, should stop with a message naming the flag', () => {
+    const missing = path.join(dir, 'absent.pem');
+    expect(() => parseAgentConfig({ ...base, backupRegistryCa: missing }, {})).toThrow(ConfigError);
+    expect(() => parseAgentConfig({ ...base, backupRegistryCa: missing }, {})).toThrow(
+      `--backup-registry-ca: invalid value ${JSON.stringify(missing)}; accepted: a readable file`,
+    );
+    const junk = path.join(dir, 'junk.pem');
+    writeFileSync(junk, 'hello\n');
+    expect(() => parseAgentConfig({ ...base, backupRegistryCa: junk }, {})).toThrow(
+      /^--backup-registry-ca: invalid value .*no PEM certificate in it/,
+    );
+  });
 });

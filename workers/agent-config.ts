@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { flagReader, type FlagReader } from '../infra/flags.js';
+import { readCaBundle } from '../infra/tls.js';
 
 /** Validated configuration of the `tote agent` process. */
 export interface AgentConfig {
@@ -24,6 +25,11 @@ export interface AgentConfig {
   chunkSize: number;
   /** Upload budget in bytes per second for blobs served to peers, shared by all exports; 0: unlimited. */
   maxUploadRate: number;
+  /**
+   * PEM certificates of `--backup-registry-ca`, trusted besides the public roots for the backup registry's HTTPS
+   * (pushes), read and checked at start; undefined: public roots only.
+   */
+  backupRegistryCa?: string[];
   jsonLog: boolean;
 }
 
@@ -56,6 +62,7 @@ export const FLAGS = {
   maxImageSize: { flag: '--max-image-size', env: 'TOTE_MAX_IMAGE_SIZE', def: '10Gi' },
   chunkSize: { flag: '--chunk-size', env: 'TOTE_CHUNK_SIZE', def: '3Mi' },
   maxUploadRate: { flag: '--max-upload-rate', env: 'TOTE_MAX_UPLOAD_RATE', def: '0' },
+  backupRegistryCa: { flag: '--backup-registry-ca', env: 'TOTE_BACKUP_REGISTRY_CA', def: undefined },
   jsonLog: { flag: '--json-log', env: 'TOTE_JSON_LOG', def: 'true' },
 } as const;
 
@@ -98,6 +105,17 @@ function tlsConfig(f: FlagReader<AgentFlag>, insecure: boolean): AgentConfig['tl
   return { cert: cert ?? '', key: key ?? '', ca: ca ?? '' };
 }
 
+/** The certificates of a CA bundle flag, read now: a missing, unreadable or broken file stops the start. */
+function caBundle(f: FlagReader<AgentFlag>, key: AgentFlag): string[] | undefined {
+  const file = f.readable(key);
+  if (file === undefined) return undefined;
+  try {
+    return readCaBundle(file);
+  } catch (err) {
+    throw f.bad(key, file, `a PEM file of CA certificates (${(err as Error).message})`);
+  }
+}
+
 /** The containerd socket, namespace and node name: strings that only a pattern can check. */
 function identity(
   f: FlagReader<AgentFlag>,
@@ -136,6 +154,7 @@ export function parseAgentConfig(flags: RawAgentFlags, env: Record<string, strin
     maxImageSize: f.size('maxImageSize', 1, 2 ** 50),
     chunkSize: f.size('chunkSize', 4096, 8 << 20),
     maxUploadRate: f.rate('maxUploadRate', 2 ** 50),
+    backupRegistryCa: caBundle(f, 'backupRegistryCa'),
     jsonLog: f.bool('jsonLog'),
   };
 }

@@ -106,6 +106,7 @@ export async function startAgent(
     ownIdentity: sec.identity,
     metrics: agentMetrics,
     uploadLimiter: uploadLimiter(cfg, agentMetrics),
+    registryCa: cfg.backupRegistryCa,
     log,
   });
   const ready = (): Promise<boolean> =>
