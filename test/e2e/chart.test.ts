@@ -22,6 +22,7 @@ import { parseAgentConfig } from '../../workers/agent.js';
 import { parseControllerConfig } from '../../workers/controller.js';
 import { parseWorkerConfig } from '../../workers/worker.js';
 import { startKube, type Kube } from '../harness/kube.js';
+import { createCA } from '../harness/pki.js';
 import { waitFor } from '../harness/ports.js';
 import { Run } from '../harness/run.js';
 import { toolPath } from '../harness/tools.js';
@@ -80,6 +81,10 @@ const COMBOS: Record<string, Values> = {
     },
     registryResolve: { enabled: true },
   },
+  'private-registry-cas': {
+    registryResolve: { enabled: true, timeout: '15s', caConfigMap: 'corp-roots', caKey: 'bundle.pem' },
+    backupRegistry: { url: 'backup.example.internal:5000', caSecret: 'backup-ca' },
+  },
   'network-policy': { networkPolicy: { enabled: true } },
   'upload-rate': { agent: { maxUploadRate: '64Mi' } },
   monitoring: {
@@ -112,9 +117,12 @@ interface Result {
 }
 
 let tmp: string;
+/** A real PEM certificate: the CA bundle flags parse their file at start, a stand-in would not do. */
+let pem: string;
 
 beforeAll(() => {
   tmp = mkdtempSync(path.join(tmpdir(), 'tote-chart-'));
+  pem = readFileSync(createCA(path.join(tmp, 'stand-in-ca'), 'stand-in-ca').cert, 'utf8');
 });
 
 afterAll(() => {
@@ -329,6 +337,44 @@ describe('helm template matrix', () => {
     expect(workerArgs.join(' ')).not.toContain('tote-webhook');
   });
 
+  test('given private registry CAs, the worker and the agent should mount them read-only and pass their flags', async () => {
+    const objs = await render('registry-cas', COMBOS['private-registry-cas'] ?? {});
+    const worker = podSpec(find(objs, 'Deployment', 'tote-worker'));
+    expect(args(objs, 'Deployment', 'tote-worker')).toEqual(
+      expect.arrayContaining([
+        '--registry-resolve',
+        '--registry-resolve-timeout=15s',
+        '--registry-resolve-ca=/etc/tote/registry-resolve-ca/bundle.pem',
+      ]),
+    );
+    expect(worker?.volumes).toContainEqual({
+      name: 'registry-resolve-ca',
+      configMap: { name: 'corp-roots', items: [{ key: 'bundle.pem', path: 'bundle.pem' }] },
+    });
+    expect(worker?.containers[0]?.volumeMounts).toContainEqual({
+      name: 'registry-resolve-ca',
+      mountPath: '/etc/tote/registry-resolve-ca',
+      readOnly: true,
+    });
+    const agent = podSpec(find(objs, 'DaemonSet', 'tote-agent'));
+    expect(args(objs, 'DaemonSet', 'tote-agent')).toContain(
+      '--backup-registry-ca=/etc/tote/backup-registry-ca/ca.crt',
+    );
+    expect(agent?.volumes).toContainEqual({
+      name: 'backup-registry-ca',
+      secret: { secretName: 'backup-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+    });
+    expect(agent?.containers[0]?.volumeMounts).toContainEqual({
+      name: 'backup-registry-ca',
+      mountPath: '/etc/tote/backup-registry-ca',
+      readOnly: true,
+    });
+    // Defaults: the 5 s timeout with resolution on, no CA and no mount anywhere.
+    const plain = await render('registry-cas-off', { registryResolve: { enabled: true } });
+    expect(args(plain, 'Deployment', 'tote-worker')).toContain('--registry-resolve-timeout=5s');
+    expect(JSON.stringify(plain)).not.toMatch(/registry-resolve-ca|backup-registry-ca/);
+  });
+
   test('given agent.maxUploadRate, the agent should get --max-upload-rate (default 0: unlimited)', async () => {
     expect(
       args(await render('rate', { agent: { maxUploadRate: '64Mi' } }), 'DaemonSet', 'tote-agent'),
@@ -438,7 +484,7 @@ function withMountedFiles(argv: string[]): string[] {
     const m = /^(--[^=]+)=(\/etc\/tote\/.+)$/.exec(a);
     if (!m) return a;
     const file = path.join(tmp, m[2]?.replace(/\//g, '_') ?? 'f');
-    writeFileSync(file, 'stand-in\n');
+    writeFileSync(file, /^--(registry-resolve|backup-registry)-ca$/.test(m[1] ?? '') ? pem : 'stand-in\n');
     return `${m[1]}=${file}`;
   });
 }

@@ -184,3 +184,30 @@ readinessProbe:
   periodSeconds: 5
   failureThreshold: 2
 {{- end }}
+
+{{/*
+A CA bundle from a Secret or a ConfigMap of the release namespace, as a volume: dict "name" (volume name),
+"what" (the values path, for the error) and "src" (a map with caSecret, caConfigMap, caKey). Empty when neither
+is set; both set fails the render.
+*/}}
+{{- define "tote.caVolume" -}}
+{{- if and .src.caSecret .src.caConfigMap }}
+{{- fail (printf "%s: set caSecret or caConfigMap, not both" .what) }}
+{{- end }}
+{{- with .src.caSecret }}
+- name: {{ $.name }}
+  secret:
+    secretName: {{ . }}
+    items:
+      - key: {{ $.src.caKey }}
+        path: {{ $.src.caKey }}
+{{- end }}
+{{- with .src.caConfigMap }}
+- name: {{ $.name }}
+  configMap:
+    name: {{ . }}
+    items:
+      - key: {{ $.src.caKey }}
+        path: {{ $.src.caKey }}
+{{- end }}
+{{- end }}
