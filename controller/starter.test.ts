@@ -6,6 +6,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { bundleWorkflows, startTestEnv } from '../test/replay/env.js';
 import { DIGEST, inventory, stubActivities } from '../test/replay/stubs.js';
+
+type ToteActivitiesStub = ReturnType<typeof stubActivities>['acts'];
 import type { SalvageInput } from '../workflows/index.js';
 import { FAILED_SALVAGE_COOLDOWN_MS } from './cooldown.js';
 import { temporalStarter } from './starter.js';
@@ -32,6 +34,21 @@ function salvageInput(): SalvageInput {
   };
 }
 
+/** A worker on a fresh task queue of `prefix` with the stub activities `acts`. */
+async function workerOn(
+  prefix: string,
+  acts: ToteActivitiesStub,
+): Promise<{ worker: Worker; taskQueue: string }> {
+  const taskQueue = `${prefix}-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: acts,
+  });
+  return { worker, taskQueue };
+}
+
 async function runs(workflowId: string): Promise<number> {
   let n = 0;
   for await (const _ of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) n++;
@@ -41,13 +58,7 @@ async function runs(workflowId: string): Promise<number> {
 test('a failed salvage is not restarted during its cool-down, and is restarted after it', async () => {
   // No holder anywhere: every run fails at once with NoSourceNode.
   const { acts } = stubActivities({ locateSources: async () => inventory([]) });
-  const taskQueue = `test-cooldown-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: acts,
-  });
+  const { worker, taskQueue } = await workerOn('test-cooldown', acts);
   let clock = new Date();
   const starter = temporalStarter(env.client, taskQueue, { now: () => clock });
   const input = salvageInput();
@@ -75,13 +86,7 @@ test('a running salvage is joined, not started twice', async () => {
   const { acts } = stubActivities({
     locateSources: async () => (await gate, inventory([])),
   });
-  const taskQueue = `test-join-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: acts,
-  });
+  const { worker, taskQueue } = await workerOn('test-join', acts);
   const starter = temporalStarter(env.client, taskQueue);
   const input = salvageInput();
   await worker.runUntil(async () => {
@@ -97,28 +102,11 @@ test('a running salvage is joined, not started twice', async () => {
 test('a pod that joins a running salvage (same image, same node) is restarted with the first, once, with its own event', async () => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  const defaults = stubActivities().acts;
   const { acts, log } = stubActivities({
-    transferImage: async (i) => {
-      await gate;
-      return {
-        source: i.source.node,
-        bytesDone: 1000,
-        bytesTotal: 1000,
-        blobsCommitted: 3,
-        blobsTotal: 3,
-        blobsSkipped: 0,
-        attempt: 1,
-        durationMs: 5,
-      };
-    },
+    transferImage: async (i) => (await gate, defaults.transferImage(i)),
   });
-  const taskQueue = `test-join-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: acts,
-  });
+  const { worker, taskQueue } = await workerOn('test-join', acts);
   const starter = temporalStarter(env.client, taskQueue);
   const input = salvageInput();
   const other = { ...input, pod: { namespace: 'shop', name: 'web-2', uid: 'uid-2' } };

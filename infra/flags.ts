@@ -7,6 +7,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { temporalConnectionOptions, type TemporalConnectionOptions } from './temporal.js';
+import { readCaBundle } from './tls.js';
 
 /** A flag in the tuple tables of the worker and doctor: name, default (undefined: optional) and help. */
 export type FlagDef = readonly [flag: string, def: string | undefined, help: string];
@@ -89,6 +90,8 @@ export interface FlagReader<K extends string> {
   duration(key: K): number;
   /** The path, checked readable now (a clear start-up error, not a failure at first use); undefined when unset. */
   readable(key: K): string | undefined;
+  /** The certificates of a PEM CA bundle file, read now (missing, unreadable or broken stops the start). */
+  caBundle(key: K): string[] | undefined;
   /** `[host]:port` (an empty host binds every address). */
   hostPort(key: K): { host: string; port: number };
   /** One of `allowed`. */
@@ -147,6 +150,15 @@ export function flagReader<K extends string>(src: FlagSource<K>): FlagReader<K> 
         return v;
       } catch {
         throw r.bad(k, v, 'a readable file');
+      }
+    },
+    caBundle: (k) => {
+      const file = r.readable(k);
+      if (file === undefined) return undefined;
+      try {
+        return readCaBundle(file);
+      } catch (err) {
+        throw r.bad(k, file, `a PEM file of CA certificates (${(err as Error).message})`);
       }
     },
     hostPort: (k) => {

@@ -5,7 +5,6 @@
  */
 import path from 'node:path';
 import { flagReader, type FlagReader } from '../infra/flags.js';
-import { readCaBundle } from '../infra/tls.js';
 
 /** Validated configuration of the `tote agent` process. */
 export interface AgentConfig {
@@ -105,17 +104,6 @@ function tlsConfig(f: FlagReader<AgentFlag>, insecure: boolean): AgentConfig['tl
   return { cert: cert ?? '', key: key ?? '', ca: ca ?? '' };
 }
 
-/** The certificates of a CA bundle flag, read now: a missing, unreadable or broken file stops the start. */
-function caBundle(f: FlagReader<AgentFlag>, key: AgentFlag): string[] | undefined {
-  const file = f.readable(key);
-  if (file === undefined) return undefined;
-  try {
-    return readCaBundle(file);
-  } catch (err) {
-    throw f.bad(key, file, `a PEM file of CA certificates (${(err as Error).message})`);
-  }
-}
-
 /** The containerd socket, namespace and node name: strings that only a pattern can check. */
 function identity(
   f: FlagReader<AgentFlag>,
@@ -154,7 +142,7 @@ export function parseAgentConfig(flags: RawAgentFlags, env: Record<string, strin
     maxImageSize: f.size('maxImageSize', 1, 2 ** 50),
     chunkSize: f.size('chunkSize', 4096, 8 << 20),
     maxUploadRate: f.rate('maxUploadRate', 2 ** 50),
-    backupRegistryCa: caBundle(f, 'backupRegistryCa'),
+    backupRegistryCa: f.caBundle('backupRegistryCa'),
     jsonLog: f.bool('jsonLog'),
   };
 }

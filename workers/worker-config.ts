@@ -16,7 +16,6 @@ import {
   type FlagReader,
   type TemporalSection,
 } from '../infra/flags.js';
-import { readCaBundle } from '../infra/tls.js';
 import type { AgentDialOptions } from './agent-port.js';
 import type { ScanScheduleConfig } from './scan-schedule.js';
 
@@ -193,17 +192,6 @@ function backup(f: Flags): ActivityConfig['backup'] {
   };
 }
 
-/** The certificates of a CA bundle flag, read now: a missing, unreadable or broken file stops the start. */
-function caBundle(f: Flags, key: WorkerFlag): string[] | undefined {
-  const file = f.readable(key);
-  if (file === undefined) return undefined;
-  try {
-    return readCaBundle(file);
-  } catch (err) {
-    throw f.bad(key, file, `a PEM file of CA certificates (${(err as Error).message})`);
-  }
-}
-
 function scanSchedule(f: Flags): ScanScheduleConfig | undefined {
   if (f.get('scanInterval') === undefined) return undefined;
   return {
@@ -277,7 +265,7 @@ export function parseWorkerConfig(
     scan: scanSchedule(f),
     registryResolveInsecure: f.bool('registryResolveInsecure'),
     registryResolveTimeoutMs: f.duration('registryResolveTimeout'),
-    registryResolveCa: caBundle(f, 'registryResolveCa'),
+    registryResolveCa: f.caBundle('registryResolveCa'),
     kubeconfig: f.readable('kubeconfig'),
     metrics: f.hostPort('metricsAddr'),
     healthPort: f.port('healthPort'),
