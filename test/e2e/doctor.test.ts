@@ -140,6 +140,7 @@ const EXPECTED = [
   'agents',
   'agent/node-1',
   'agent/node-2',
+  'versions',
   'temporal',
   'task-queue',
   'search-attributes',
