@@ -10,7 +10,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RestartResult } from '../activities/pods.js';
+import type { RestartInput, RestartResult } from '../activities/pods.js';
 import type { EventReason, PodRef, TransferProgress, WebhookEvent } from '../activities/types.js';
 import { pullPolicyFix, type ContainerList } from '../common/pull-policy.js';
 import type { CounterName } from '../activities/deps.js';
@@ -88,6 +88,19 @@ export class SalvageRun {
     await Promise.all(pending.map((j) => this.restartOne(j.pod)));
   }
 
+  /** What `deleteOwnedPod` needs for `p`: the pull policy details only when the container has one. */
+  private restartInput(p: JoinedPod): RestartInput {
+    const always = p.pullPolicy
+      ? {
+          pullPolicy: p.pullPolicy,
+          container: p.container ?? 'app',
+          containerList: LISTS[p.containerKind ?? 'regular'],
+          workflowId: this.workflowId,
+        }
+      : {};
+    return { pod: p.pod, ...always };
+  }
+
   private async restartOne(p: JoinedPod): Promise<void> {
     const { pod } = p;
     try {
@@ -99,18 +112,9 @@ export class SalvageRun {
       log.warn('joined pod not restarted', { pod: pod.name, error: String(err) });
       return;
     }
-    const container = p.container ?? 'app';
-    const always = p.pullPolicy
-      ? {
-          pullPolicy: p.pullPolicy,
-          container,
-          containerList: LISTS[p.containerKind ?? 'regular'],
-          workflowId: this.workflowId,
-        }
-      : {};
     let restarted = false;
     try {
-      const r = await acts(KUBE, `Restart ${pod.name} if owned`).deleteOwnedPod({ pod, ...always });
+      const r = await acts(KUBE, `Restart ${pod.name} if owned`).deleteOwnedPod(this.restartInput(p));
       restarted = r.deleted;
     } catch (err) {
       log.warn('joined pod not restarted', { pod: pod.name, error: String(err) });
@@ -180,13 +184,7 @@ export class SalvageRun {
     const { input } = this;
     const container = input.container ?? 'app';
     const list = LISTS[input.containerKind ?? 'regular'];
-    const always = input.pullPolicy
-      ? { pullPolicy: input.pullPolicy, container, containerList: list, workflowId: this.workflowId }
-      : {};
-    const r = await acts(KUBE, `Restart ${input.pod.name} if owned`).deleteOwnedPod({
-      pod: input.pod,
-      ...always,
-    });
+    const r = await acts(KUBE, `Restart ${input.pod.name} if owned`).deleteOwnedPod(this.restartInput(input));
     if (r.pullPolicyChange) {
       const c = r.pullPolicyChange;
       await Promise.all([
